@@ -1,0 +1,136 @@
+//! Data-path ChaCha20-Poly1305 for transport messages (§5.4.6), behind a two-method trait:
+//! `ring` by default, RustCrypto with the `pure-rust` feature.
+
+use super::AeadError;
+use crate::proto::constants::{AEAD_TAG_SIZE, KEY_LEN};
+
+/// Seal and open transport payloads in place. Implementations are immutable after
+/// construction, so one key can serve many threads at once without a lock.
+pub trait TransportCipher: Send + Sync + Sized {
+    /// Build from a 32-byte key.
+    fn new(key: &[u8; KEY_LEN]) -> Self;
+    /// Encrypt `buf[..len - 16]` in place and write the tag into its last 16 bytes.
+    fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError>;
+    /// Decrypt `buf` (ciphertext followed by a 16-byte tag) in place; returns the plaintext length.
+    fn open(&self, counter: u64, buf: &mut [u8]) -> Result<usize, AeadError>;
+}
+
+fn nonce_bytes(counter: u64) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_le_bytes());
+    n
+}
+
+/// ring's ChaCha20-Poly1305.
+#[cfg(not(feature = "pure-rust"))]
+pub struct RingCipher(ring::aead::LessSafeKey);
+
+#[cfg(not(feature = "pure-rust"))]
+impl TransportCipher for RingCipher {
+    fn new(key: &[u8; KEY_LEN]) -> Self {
+        let k = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
+            .expect("32-byte key is valid for ChaCha20-Poly1305");
+        Self(ring::aead::LessSafeKey::new(k))
+    }
+
+    fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError> {
+        let n = buf.len().checked_sub(AEAD_TAG_SIZE).ok_or(AeadError)?;
+        let (data, tag_out) = buf.split_at_mut(n);
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes(counter));
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), data)
+            .map_err(|_| AeadError)?;
+        tag_out.copy_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    fn open(&self, counter: u64, buf: &mut [u8]) -> Result<usize, AeadError> {
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes(counter));
+        let plain = self
+            .0
+            .open_in_place(nonce, ring::aead::Aad::empty(), buf)
+            .map_err(|_| AeadError)?;
+        Ok(plain.len())
+    }
+}
+
+/// RustCrypto's ChaCha20-Poly1305 (pure Rust; for targets where ring cannot build).
+pub struct RustCryptoCipher(chacha20poly1305::ChaCha20Poly1305);
+
+impl TransportCipher for RustCryptoCipher {
+    fn new(key: &[u8; KEY_LEN]) -> Self {
+        use chacha20poly1305::KeyInit;
+        Self(chacha20poly1305::ChaCha20Poly1305::new(key.into()))
+    }
+
+    fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError> {
+        use chacha20poly1305::aead::AeadInPlace;
+        let n = buf.len().checked_sub(AEAD_TAG_SIZE).ok_or(AeadError)?;
+        let (data, tag_out) = buf.split_at_mut(n);
+        let tag = self
+            .0
+            .encrypt_in_place_detached(&nonce_bytes(counter).into(), &[], data)
+            .map_err(|_| AeadError)?;
+        tag_out.copy_from_slice(&tag);
+        Ok(())
+    }
+
+    fn open(&self, counter: u64, buf: &mut [u8]) -> Result<usize, AeadError> {
+        use chacha20poly1305::aead::AeadInPlace;
+        let n = buf.len().checked_sub(AEAD_TAG_SIZE).ok_or(AeadError)?;
+        let (data, tag) = buf.split_at_mut(n);
+        let tag: &[u8; AEAD_TAG_SIZE] = (&*tag).try_into().map_err(|_| AeadError)?;
+        self.0
+            .decrypt_in_place_detached(&nonce_bytes(counter).into(), &[], data, tag.into())
+            .map_err(|_| AeadError)?;
+        Ok(n)
+    }
+}
+
+/// The data-path cipher this build uses.
+#[cfg(not(feature = "pure-rust"))]
+pub type TransportKey = RingCipher;
+/// The data-path cipher this build uses.
+#[cfg(feature = "pure-rust")]
+pub type TransportKey = RustCryptoCipher;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<C: TransportCipher>() {
+        let c = C::new(&[1u8; 32]);
+        for len in [0usize, 1, 15, 16, 1420] {
+            let mut buf = vec![0xabu8; len + AEAD_TAG_SIZE];
+            c.seal(42, &mut buf).unwrap();
+            let mut t = buf.clone();
+            assert_eq!(c.open(42, &mut t), Ok(len));
+            assert!(t[..len].iter().all(|&b| b == 0xab));
+            let mut t = buf.clone();
+            assert_eq!(c.open(43, &mut t), Err(AeadError));
+            if len > 0 {
+                let mut t = buf.clone();
+                t[0] ^= 1;
+                assert_eq!(c.open(42, &mut t), Err(AeadError));
+            }
+        }
+        assert_eq!(c.open(0, &mut [0u8; 3]), Err(AeadError));
+    }
+
+    #[test]
+    fn rustcrypto_round_trip() {
+        round_trip::<RustCryptoCipher>();
+    }
+
+    #[cfg(not(feature = "pure-rust"))]
+    #[test]
+    fn ring_round_trip_and_cross_check() {
+        round_trip::<RingCipher>();
+        let a = RingCipher::new(&[7u8; 32]);
+        let b = RustCryptoCipher::new(&[7u8; 32]);
+        let mut buf = vec![5u8; 100 + AEAD_TAG_SIZE];
+        a.seal(9, &mut buf).unwrap();
+        assert_eq!(b.open(9, &mut buf), Ok(100));
+    }
+}

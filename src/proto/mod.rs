@@ -1,0 +1,10 @@
+//! The WireGuard protocol, sans-IO: no sockets, files, threads, clock or OS randomness.
+
+pub mod allowedips;
+pub mod constants;
+pub mod cookie;
+pub mod crypto;
+pub mod keys;
+pub mod limiter;
+pub mod replay;
+pub mod time;
