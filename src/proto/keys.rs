@@ -257,11 +257,17 @@ mod tests {
         assert_eq!(s.len(), 44);
         assert_eq!(key_from_base64(&s), Ok(k));
         assert_eq!(key_from_base64(&s[..43]), Err(KeyError::Format));
-        assert_eq!(key_from_base64("A".repeat(44).as_str()), Err(KeyError::Format));
+        assert_eq!(
+            key_from_base64("A".repeat(44).as_str()),
+            Err(KeyError::Format)
+        );
         // Non-canonical trailing bits are refused, as wg does.
         let mut bad = s.clone().into_bytes();
         bad[42] = b'x';
-        assert_eq!(key_from_base64(std::str::from_utf8(&bad).unwrap()), Err(KeyError::Format));
+        assert_eq!(
+            key_from_base64(std::str::from_utf8(&bad).unwrap()),
+            Err(KeyError::Format)
+        );
     }
 
     #[test]
@@ -271,7 +277,10 @@ mod tests {
         assert_eq!(key_from_hex(&h), Ok(k));
         assert_eq!(key_from_hex(&h.to_uppercase()), Ok(k));
         assert_eq!(key_from_hex(&h[1..]), Err(KeyError::Format));
-        assert_eq!(key_from_hex(&format!("g{}", &h[1..])), Err(KeyError::Format));
+        assert_eq!(
+            key_from_hex(&format!("g{}", &h[1..])),
+            Err(KeyError::Format)
+        );
     }
 
     #[test]

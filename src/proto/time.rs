@@ -17,6 +17,9 @@ pub struct Now {
 impl Now {
     /// Both clocks advanced by `d`.
     pub fn after(self, d: Duration) -> Self {
-        Self { mono: self.mono + d, wall: self.wall + d }
+        Self {
+            mono: self.mono + d,
+            wall: self.wall + d,
+        }
     }
 }

@@ -74,7 +74,12 @@ fn counter_nonce(counter: u64) -> [u8; 12] {
 }
 
 /// AEAD(key, counter, plain, aad) for the handshake: encrypts `buf` in place, returns the tag.
-pub fn aead_seal(key: &[u8; KEY_LEN], counter: u64, buf: &mut [u8], aad: &[u8]) -> [u8; AEAD_TAG_SIZE] {
+pub fn aead_seal(
+    key: &[u8; KEY_LEN],
+    counter: u64,
+    buf: &mut [u8],
+    aad: &[u8],
+) -> [u8; AEAD_TAG_SIZE] {
     let c = ChaCha20Poly1305::new(key.into());
     let tag = c
         .encrypt_in_place_detached(&counter_nonce(counter).into(), aad, buf)
