@@ -104,6 +104,12 @@ pub struct RemoteIdentity {
     static_static: Option<[u8; KEY_LEN]>,
 }
 
+impl std::fmt::Debug for RemoteIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteIdentity").field("public", &self.public).finish_non_exhaustive()
+    }
+}
+
 impl RemoteIdentity {
     /// Precompute for `public` under the local identity (if any).
     pub fn new(local: Option<&StaticIdentity>, public: PublicKey, psk: PresharedKey) -> Self {

@@ -1,8 +1,8 @@
 //! Cryptographic primitives of the whitepaper (§5.4): HASH, MAC, HMAC, KDF_n, AEAD, XAEAD, DH.
 
-mod transport;
+pub mod transport;
 
-pub use transport::{TransportCipher, TransportKey};
+pub use transport::{RustCryptoCipher, TransportCipher, TransportKey};
 
 use blake2::digest::{FixedOutput, KeyInit, Mac as _, Update};
 use blake2::{Blake2s256, Blake2sMac};

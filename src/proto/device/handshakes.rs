@@ -1,0 +1,155 @@
+//! Handshake flows at device level (whitepaper §5.3, §5.4, §6.4): sending initiations,
+//! answering them, consuming responses and cookie replies, and the under-load defence.
+
+use std::net::SocketAddr;
+
+use super::Device;
+use crate::proto::handshake::consume_initiation;
+use crate::proto::index::IndexKind;
+use crate::proto::keypair::Keypair;
+use crate::proto::messages::{Initiation, Response};
+use crate::proto::peer::PeerId;
+use crate::proto::time::Now;
+
+/// Why a handshake datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeDrop {
+    /// mac1 did not verify.
+    BadMac1,
+    /// Under load without a valid mac2: a cookie reply was sent instead.
+    CookieSent,
+    /// Under load and over the per-source rate.
+    RateLimited,
+    /// No private key, unknown peer, or failed Noise step.
+    Rejected,
+}
+
+impl Device {
+    /// Send a handshake initiation to the peer unless one went out less than REKEY_TIMEOUT ago.
+    pub(super) fn send_initiation(&mut self, id: PeerId, is_retry: bool, now: Now) {
+        let jitter = self.jitter();
+        let Some(p) = self.peers.get_mut(&id) else { return };
+        if !is_retry {
+            p.timers.handshake_attempts = 0;
+        }
+        if p.last_sent_handshake
+            .is_some_and(|t| now.mono.saturating_sub(t) < crate::proto::constants::REKEY_TIMEOUT)
+        {
+            return;
+        }
+        let Some(identity) = self.identity.as_ref() else { return };
+        self.indices.remove(p.handshake.local_index());
+        let index = self.indices.allocate(id, IndexKind::Handshake, &mut self.rng);
+        let Ok(init) = p.handshake.create_initiation(identity, &p.remote, index, now, &mut self.rng) else {
+            self.indices.remove(index);
+            return;
+        };
+        let mut bytes = init.to_bytes();
+        p.cookie.add_macs(&mut bytes, now.mono);
+        p.last_sent_handshake = Some(now.mono);
+        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        p.timers.on_any_authenticated_packet_sent();
+        p.timers.on_handshake_initiated(now.mono, jitter);
+        self.transmit(id, bytes.to_vec());
+    }
+
+    /// mac1, and under load mac2 plus the rate limit. `Ok` means process the message.
+    pub(super) fn check_handshake_macs(
+        &mut self,
+        bytes: &[u8],
+        sender_index: u32,
+        from: SocketAddr,
+        now: Now,
+    ) -> Result<(), HandshakeDrop> {
+        if !self.cookie_checker.check_mac1(bytes) {
+            return Err(HandshakeDrop::BadMac1);
+        }
+        if !self.is_under_load(now.mono) {
+            return Ok(());
+        }
+        if !self.cookie_checker.check_mac2(bytes, from, now.mono, &mut self.rng) {
+            if let Ok(reply) = self.cookie_checker.create_reply(bytes, sender_index, from, now.mono, &mut self.rng) {
+                self.outbox.push_back(super::Output::Transmit { to: from, bytes: reply.to_vec() });
+            }
+            return Err(HandshakeDrop::CookieSent);
+        }
+        if !self.limiter.allow(now.mono, from.ip()) {
+            return Err(HandshakeDrop::RateLimited);
+        }
+        Ok(())
+    }
+
+    /// Responder: an initiation passed the mac checks.
+    pub(super) fn on_initiation(&mut self, msg: &Initiation, len: usize, from: SocketAddr, now: Now) -> Result<PeerId, HandshakeDrop> {
+        let identity = self.identity.as_ref().ok_or(HandshakeDrop::Rejected)?;
+        let cand = consume_initiation(identity, msg).map_err(|_| HandshakeDrop::Rejected)?;
+        let id = *self.by_key.get(cand.remote_static()).ok_or(HandshakeDrop::Rejected)?;
+        let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
+        p.handshake.accept_initiation(cand, &p.remote, now.mono).map_err(|_| HandshakeDrop::Rejected)?;
+        p.endpoint = Some(from);
+        p.rx_bytes += len as u64;
+        p.timers.on_any_authenticated_packet_received();
+        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        self.send_response(id, now);
+        Ok(id)
+    }
+
+    /// Responder: answer the accepted initiation and derive the (unconfirmed) session.
+    fn send_response(&mut self, id: PeerId, now: Now) {
+        let Some(p) = self.peers.get_mut(&id) else { return };
+        self.indices.remove(p.handshake.local_index());
+        let index = self.indices.allocate(id, IndexKind::Handshake, &mut self.rng);
+        let resp = match p.handshake.create_response(&p.remote, index, &mut self.rng) {
+            Ok(r) => r,
+            Err(_) => {
+                self.indices.remove(index);
+                return;
+            }
+        };
+        let Ok(keys) = p.handshake.begin_session() else { return };
+        self.indices.set_kind(index, IndexKind::Keypair);
+        for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
+            self.indices.remove(retired);
+        }
+        let mut bytes = resp.to_bytes();
+        p.cookie.add_macs(&mut bytes, now.mono);
+        p.last_sent_handshake = Some(now.mono);
+        p.timers.on_session_derived(now.mono);
+        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        p.timers.on_any_authenticated_packet_sent();
+        self.transmit(id, bytes.to_vec());
+    }
+
+    /// Initiator: a response passed the mac checks.
+    pub(super) fn on_response(&mut self, msg: &Response, len: usize, from: SocketAddr, now: Now) -> Result<PeerId, HandshakeDrop> {
+        let identity = self.identity.as_ref().ok_or(HandshakeDrop::Rejected)?;
+        let (id, kind) = self.indices.get(msg.receiver).ok_or(HandshakeDrop::Rejected)?;
+        if kind != IndexKind::Handshake {
+            return Err(HandshakeDrop::Rejected);
+        }
+        let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
+        p.handshake.consume_response(identity, &p.remote, msg).map_err(|_| HandshakeDrop::Rejected)?;
+        let keys = p.handshake.begin_session().map_err(|_| HandshakeDrop::Rejected)?;
+        self.indices.set_kind(keys.local_index, IndexKind::Keypair);
+        for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
+            self.indices.remove(retired);
+        }
+        p.endpoint = Some(from);
+        p.rx_bytes += len as u64;
+        p.last_handshake_wall = Some(now.wall);
+        p.sent_lastminute_handshake = false;
+        p.timers.on_any_authenticated_packet_received();
+        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        p.timers.on_session_derived(now.mono);
+        p.timers.on_handshake_complete();
+        self.send_keepalive(id, now);
+        Ok(id)
+    }
+
+    /// A cookie reply to one of our handshake messages: remember the cookie for mac2.
+    pub(super) fn on_cookie_reply(&mut self, bytes: &[u8], receiver: u32, now: Now) -> Result<(), HandshakeDrop> {
+        let (id, _) = self.indices.get(receiver).ok_or(HandshakeDrop::Rejected)?;
+        let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
+        p.cookie.consume_reply(bytes, now.mono).map_err(|_| HandshakeDrop::Rejected)
+    }
+}

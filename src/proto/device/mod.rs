@@ -1,0 +1,323 @@
+//! The multi-peer device state (whitepaper §3, §5, §6): configuration, cryptokey routing and
+//! the outbox. Sans-IO: the driver feeds packets, datagrams and time in, and carries out what
+//! [`Device::poll_output`] returns.
+
+mod handshakes;
+mod recv;
+mod send;
+mod timer_events;
+
+use ipnet::IpNet;
+use rand_core::CryptoRngCore;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::allowedips::AllowedIps;
+use super::constants::{DEFAULT_MTU, REKEY_TIMEOUT_JITTER_MAX_MS};
+use super::cookie::CookieChecker;
+use super::handshake::{RemoteIdentity, StaticIdentity};
+use super::index::IndexTable;
+use super::keys::{PresharedKey, PrivateKey, PublicKey};
+use super::limiter::RateLimiter;
+use super::peer::{Peer, PeerId};
+use super::time::Now;
+
+pub use handshakes::HandshakeDrop;
+pub use recv::{inner_packet_len, ReceiveError, ReceiveTicket, Received};
+pub use send::SendTicket;
+
+/// Handshake messages waiting in the driver's queue beyond which the device is under load
+/// (1/8 of wireguard-go's 1024-entry handshake queue).
+pub const UNDER_LOAD_QUEUE_LEN: usize = 1024 / 8;
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a UDP datagram.
+    Transmit {
+        /// Destination.
+        to: SocketAddr,
+        /// Datagram bytes.
+        bytes: Vec<u8>,
+    },
+    /// Write a decrypted IP packet to the TUN device.
+    TunWrite(Vec<u8>),
+}
+
+/// Why a configuration change was refused. The device is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No such peer.
+    NoSuchPeer,
+}
+
+/// The boxed randomness source the device draws from.
+pub type DynRng = Box<dyn CryptoRngCore + Send>;
+
+/// A WireGuard interface's protocol state.
+pub struct Device {
+    identity: Option<StaticIdentity>,
+    peers: BTreeMap<PeerId, Peer>,
+    by_key: HashMap<PublicKey, PeerId>,
+    next_peer_id: u32,
+    allowed_ips: AllowedIps<PeerId>,
+    indices: IndexTable,
+    cookie_checker: CookieChecker,
+    limiter: RateLimiter,
+    handshake_queue_len: usize,
+    last_under_load: Option<Duration>,
+    mtu: usize,
+    up: bool,
+    outbox: VecDeque<Output>,
+    rng: DynRng,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("public_key", &self.identity.as_ref().map(|i| *i.public()))
+            .field("peers", &self.peers.len())
+            .field("up", &self.up)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// An interface with no key and no peers, up, drawing randomness from `rng`.
+    pub fn new(rng: DynRng) -> Self {
+        Self {
+            identity: None,
+            peers: BTreeMap::new(),
+            by_key: HashMap::new(),
+            next_peer_id: 0,
+            allowed_ips: AllowedIps::new(),
+            indices: IndexTable::default(),
+            cookie_checker: CookieChecker::new(&PublicKey::default()),
+            limiter: RateLimiter::new(),
+            handshake_queue_len: 0,
+            last_under_load: None,
+            mtu: DEFAULT_MTU,
+            up: true,
+            outbox: VecDeque::new(),
+            rng,
+        }
+    }
+
+    /// The private key, if set.
+    pub fn private_key(&self) -> Option<&PrivateKey> {
+        self.identity.as_ref().map(|i| i.private())
+    }
+
+    /// The public key, if a private key is set.
+    pub fn public_key(&self) -> Option<PublicKey> {
+        self.identity.as_ref().map(|i| *i.public())
+    }
+
+    /// Set or clear the private key. A peer with the matching public key is removed (it would
+    /// be ourselves); every session is dropped since it was made with the old key.
+    pub fn set_private_key(&mut self, key: Option<PrivateKey>) {
+        if key.as_ref() == self.private_key() {
+            return;
+        }
+        self.identity = key.filter(|k| !k.is_zero()).map(StaticIdentity::new);
+        let public = self.public_key();
+        if let Some(pk) = public {
+            self.remove_peer(&pk);
+        }
+        self.cookie_checker.set_local_public(&public.unwrap_or_default());
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.zero_peer(id);
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.remote.rekey_local(self.identity.as_ref());
+            }
+        }
+    }
+
+    /// Add a peer (or return the existing one with this key). Adding our own key is refused
+    /// silently, as wireguard-go does, by returning `None`.
+    pub fn add_peer(&mut self, public: PublicKey) -> Option<PeerId> {
+        if Some(public) == self.public_key() {
+            return None;
+        }
+        if let Some(id) = self.by_key.get(&public) {
+            return Some(*id);
+        }
+        let id = PeerId(self.next_peer_id);
+        self.next_peer_id += 1;
+        let remote = RemoteIdentity::new(self.identity.as_ref(), public, PresharedKey::default());
+        self.peers.insert(id, Peer::new(id, remote));
+        self.by_key.insert(public, id);
+        Some(id)
+    }
+
+    /// Remove a peer with all its state, allowed IPs and indices.
+    pub fn remove_peer(&mut self, public: &PublicKey) -> bool {
+        let Some(id) = self.by_key.remove(public) else { return false };
+        self.peers.remove(&id);
+        self.allowed_ips.remove_peer(id);
+        self.indices.remove_peer(id);
+        true
+    }
+
+    /// Remove every peer.
+    pub fn clear_peers(&mut self) {
+        let keys: Vec<PublicKey> = self.by_key.keys().copied().collect();
+        for k in keys {
+            self.remove_peer(&k);
+        }
+    }
+
+    /// The peer with this public key.
+    pub fn peer_id(&self, public: &PublicKey) -> Option<PeerId> {
+        self.by_key.get(public).copied()
+    }
+
+    /// A peer's state.
+    pub fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(&id)
+    }
+
+    /// All peers, oldest first.
+    pub fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.peers.values()
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> Result<&mut Peer, ConfigError> {
+        self.peers.get_mut(&id).ok_or(ConfigError::NoSuchPeer)
+    }
+
+    /// Set a peer's preshared key (all zeros = none).
+    pub fn set_preshared_key(&mut self, id: PeerId, psk: PresharedKey) -> Result<(), ConfigError> {
+        self.peer_mut(id)?.remote.set_psk(psk);
+        Ok(())
+    }
+
+    /// Set a peer's endpoint.
+    pub fn set_endpoint(&mut self, id: PeerId, endpoint: SocketAddr) -> Result<(), ConfigError> {
+        self.peer_mut(id)?.endpoint = Some(endpoint);
+        Ok(())
+    }
+
+    /// Set the persistent keepalive interval; turning it on sends a keepalive at once.
+    pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Now) -> Result<(), ConfigError> {
+        let p = self.peer_mut(id)?;
+        let was = p.timers.persistent_keepalive_interval;
+        p.timers.persistent_keepalive_interval = secs;
+        if secs > 0 && was == 0 && self.up {
+            self.send_keepalive(id, now);
+        }
+        Ok(())
+    }
+
+    /// Route `net` to the peer (moving it from any other peer).
+    pub fn add_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
+        self.peer_mut(id)?;
+        self.allowed_ips.insert(net, id);
+        Ok(())
+    }
+
+    /// Stop routing `net` to the peer (no-op when it routes elsewhere).
+    pub fn remove_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
+        self.peer_mut(id)?;
+        if self.allowed_ips.prefixes_of(id).contains(&net.trunc()) {
+            self.allowed_ips.remove(net);
+        }
+        Ok(())
+    }
+
+    /// Remove all of a peer's allowed IPs.
+    pub fn clear_allowed_ips(&mut self, id: PeerId) -> Result<(), ConfigError> {
+        self.peer_mut(id)?;
+        self.allowed_ips.remove_peer(id);
+        Ok(())
+    }
+
+    /// A peer's allowed IPs, in the order they were added.
+    pub fn allowed_ips_of(&self, id: PeerId) -> Vec<IpNet> {
+        self.allowed_ips.prefixes_of(id)
+    }
+
+    /// The tunnel MTU used to cap padding.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.mtu = mtu;
+    }
+
+    /// Interface up or down. Going down stops all timers and erases all sessions; coming up
+    /// sends a keepalive to peers with persistent keepalive (wireguard-go `upLocked`).
+    pub fn set_up(&mut self, up: bool, now: Now) {
+        if up == self.up {
+            return;
+        }
+        self.up = up;
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            if up {
+                if self.peers.get(&id).is_some_and(|p| p.timers.persistent_keepalive_interval > 0) {
+                    self.send_keepalive(id, now);
+                }
+            } else {
+                self.zero_peer(id);
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.timers.stop_all();
+                    p.staged.clear();
+                }
+            }
+        }
+    }
+
+    /// Tell the device how many handshake messages wait in the driver's queue (load signal).
+    pub fn set_handshake_queue_len(&mut self, len: usize) {
+        self.handshake_queue_len = len;
+    }
+
+    /// Under load: the handshake queue is past its threshold, or was within the last second.
+    fn is_under_load(&mut self, now: Duration) -> bool {
+        if self.handshake_queue_len >= UNDER_LOAD_QUEUE_LEN {
+            self.last_under_load = Some(now);
+            return true;
+        }
+        self.last_under_load
+            .is_some_and(|t| now.saturating_sub(t) < super::constants::UNDER_LOAD_AFTER_TIME)
+    }
+
+    /// Erase a peer's handshake and sessions and forget their indices.
+    fn zero_peer(&mut self, id: PeerId) {
+        let Some(p) = self.peers.get_mut(&id) else { return };
+        self.indices.remove(p.handshake.local_index());
+        p.handshake.clear();
+        for i in p.keypairs.clear() {
+            self.indices.remove(i);
+        }
+    }
+
+    /// Next action the driver must take, oldest first.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop_front()
+    }
+
+    /// All pending actions.
+    pub fn drain_outputs(&mut self) -> std::collections::vec_deque::Drain<'_, Output> {
+        self.outbox.drain(..)
+    }
+
+    /// When [`Device::handle_timeout`] must next be called; `None` when idle.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.peers.values().filter_map(|p| p.timers.next_deadline()).min()
+    }
+
+    fn jitter(&mut self) -> Duration {
+        Duration::from_millis(u64::from(self.rng.next_u32()) % REKEY_TIMEOUT_JITTER_MAX_MS)
+    }
+
+    fn transmit(&mut self, id: PeerId, bytes: Vec<u8>) {
+        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(to) = p.endpoint else { return };
+        p.tx_bytes += bytes.len() as u64;
+        self.outbox.push_back(Output::Transmit { to, bytes });
+    }
+}
+
+#[cfg(test)]
+mod tests;

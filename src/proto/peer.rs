@@ -1,0 +1,84 @@
+//! One remote peer's protocol state: identity, handshake, keypairs, timers, cookie, endpoint.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::cookie::CookieGenerator;
+use super::handshake::{Handshake, RemoteIdentity};
+use super::keypair::Keypairs;
+use super::keys::PublicKey;
+use super::timers::Timers;
+
+/// Packets held per peer while a handshake is in flight (kernel MAX_STAGED_PACKETS).
+pub const MAX_STAGED_PACKETS: usize = 128;
+
+/// Stable handle of a peer within one device. Never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u32);
+
+/// A remote peer.
+#[derive(Debug)]
+pub struct Peer {
+    /// Handle.
+    pub id: PeerId,
+    /// Public key, preshared key and precomputed static-static DH.
+    pub remote: RemoteIdentity,
+    /// Handshake in flight.
+    pub handshake: Handshake,
+    /// Sessions.
+    pub keypairs: Keypairs,
+    /// Deadlines.
+    pub timers: Timers,
+    /// mac1/mac2 for messages we send to this peer, and the cookie it gave us.
+    pub cookie: CookieGenerator,
+    /// Where to send; follows the newest authenticated packet (roaming).
+    pub endpoint: Option<SocketAddr>,
+    /// Packets waiting for a session (oldest first, bounded).
+    pub staged: VecDeque<Vec<u8>>,
+    /// Monotonic time we last sent an initiation (rate-limits them to one per REKEY_TIMEOUT).
+    pub last_sent_handshake: Option<Duration>,
+    /// Wall-clock time of the last completed handshake (Unix time).
+    pub last_handshake_wall: Option<Duration>,
+    /// Bytes received (whole datagrams, as wireguard-go counts).
+    pub rx_bytes: u64,
+    /// Bytes sent (whole datagrams).
+    pub tx_bytes: u64,
+    /// Initiator already rekeyed on receive near REJECT_AFTER_TIME.
+    pub sent_lastminute_handshake: bool,
+}
+
+impl Peer {
+    /// A new peer with no endpoint and no session.
+    pub fn new(id: PeerId, remote: RemoteIdentity) -> Self {
+        let cookie = CookieGenerator::new(remote.public());
+        Self {
+            id,
+            remote,
+            handshake: Handshake::default(),
+            keypairs: Keypairs::default(),
+            timers: Timers::default(),
+            cookie,
+            endpoint: None,
+            staged: VecDeque::new(),
+            last_sent_handshake: None,
+            last_handshake_wall: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            sent_lastminute_handshake: false,
+        }
+    }
+
+    /// The peer's public key.
+    pub fn public_key(&self) -> &PublicKey {
+        self.remote.public()
+    }
+
+    /// Queue a packet for after the handshake, dropping the oldest when full.
+    pub fn stage(&mut self, packet: Vec<u8>) {
+        if self.staged.len() >= MAX_STAGED_PACKETS {
+            self.staged.pop_front();
+        }
+        self.staged.push_back(packet);
+    }
+}
