@@ -1,0 +1,156 @@
+//! Command-line front end: parse arguments with clap, dispatch to one command, map failures to
+//! the messages and exit codes `wg` and wireguard-go use.
+//!
+//! Adding a command: a variant in [`Command`], a module beside `keys`, an arm in [`dispatch`].
+//! The wireguard-go contract `wgrs [-f|--foreground] IFNAME` will join [`Cli`] as an optional
+//! positional plus flag (with `args_conflicts_with_subcommands`).
+
+mod keys;
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// `wgrs`: a WireGuard-compatible userspace tunnel.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wgrs",
+    version = concat!("v", env!("CARGO_PKG_VERSION")),
+    about = "A WireGuard-compatible userspace tunnel",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. Key commands mirror `wg genkey|genpsk|pubkey` byte for byte.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generates a new private key and writes it to stdout
+    #[command(disable_help_flag = true)]
+    Genkey(NoArgs),
+    /// Generates a new preshared key and writes it to stdout
+    #[command(disable_help_flag = true)]
+    Genpsk(NoArgs),
+    /// Reads a private key from stdin and writes a public key to stdout
+    #[command(disable_help_flag = true)]
+    Pubkey(NoArgs),
+}
+
+/// `wg`'s key commands take no arguments; anything given (even `--help`) earns wg's one-line
+/// usage message instead of a clap error, so it is collected here and checked by hand.
+#[derive(Debug, Args)]
+struct NoArgs {
+    #[arg(hide = true, num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+    extra: Vec<OsString>,
+}
+
+impl NoArgs {
+    /// `Ok` when no arguments were given; otherwise the usage failure for `subcommand`.
+    fn require_none(&self, subcommand: &'static str) -> Result<(), Failure> {
+        if self.extra.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Usage(subcommand))
+        }
+    }
+}
+
+/// Why a command failed, and so what goes to stderr before exiting with status 1.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Wrong arguments: `Usage: {argv0} {subcommand}`.
+    Usage(&'static str),
+    /// An error: `{argv0}: {message}` (wg prefixes errors with its `argv[0]`).
+    Message(String),
+    /// A line printed as is, like C's `perror` output (`getrandom: ...`).
+    Plain(String),
+    /// Nothing to print (e.g. stdout's reader went away); just exit 1.
+    Quiet,
+}
+
+/// Parse the process arguments, run the command and return its exit status.
+pub fn run() -> ExitCode {
+    let argv0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "wgrs".to_owned());
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_exit(&err),
+    };
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            report(&argv0, &failure);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Genkey(args) => args.require_none("genkey").and_then(|()| keys::genkey()),
+        Command::Genpsk(args) => args.require_none("genpsk").and_then(|()| keys::genpsk()),
+        Command::Pubkey(args) => args.require_none("pubkey").and_then(|()| keys::pubkey()),
+    }
+}
+
+/// Print clap's help, version or error text. Help and version exit 0; usage errors exit 1, as
+/// in wg and wireguard-go (clap's own default would be 2).
+fn clap_exit(err: &clap::Error) -> ExitCode {
+    // Nothing sensible is left to do if even this write fails.
+    let _ = err.print();
+    if err.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Write `failure` to stderr in wg's format.
+fn report(argv0: &str, failure: &Failure) {
+    let text = match failure {
+        Failure::Usage(subcommand) => format!("Usage: {argv0} {subcommand}\n"),
+        Failure::Message(message) => format!("{argv0}: {message}\n"),
+        Failure::Plain(line) => format!("{line}\n"),
+        Failure::Quiet => return,
+    };
+    // As with fputs(3) in wg: an unwritable stderr is not itself reported.
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn extra_arguments_to_key_commands_are_collected_not_rejected() {
+        for args in [
+            &["wgrs", "genkey", "x"][..],
+            &["wgrs", "genpsk", "--help"],
+            &["wgrs", "pubkey", "-x", "y"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(dispatch_usage(cli.command).is_some(), "{args:?}");
+        }
+    }
+
+    /// The usage failure a command would produce, without running it.
+    fn dispatch_usage(command: Command) -> Option<Failure> {
+        let (args, name) = match &command {
+            Command::Genkey(a) => (a, "genkey"),
+            Command::Genpsk(a) => (a, "genpsk"),
+            Command::Pubkey(a) => (a, "pubkey"),
+        };
+        args.require_none(name).err()
+    }
+}
