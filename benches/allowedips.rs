@@ -1,4 +1,5 @@
 //! AllowedIPs lookup speed: 10,000 IPv4 + 10,000 IPv6 random prefixes over 100 peers.
+#![allow(clippy::unwrap_used)] // benches: a panic is the failure report
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};

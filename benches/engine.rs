@@ -1,4 +1,5 @@
 //! Criterion benches of the protocol engine: a full handshake (both sides) and transport
+#![allow(clippy::unwrap_used)] // benches: a panic is the failure report
 //! seal/open at 64, 1420 and 16384 bytes. Goals on the 2-core CI machine: handshake ≤ 1 ms,
 //! seal+open of 1420 B ≤ 3 µs.
 
@@ -6,7 +7,9 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Duration;
-use wgrs::proto::handshake::{consume_initiation, Handshake, RemoteIdentity, SessionKeys, StaticIdentity};
+use wgrs::proto::handshake::{
+    consume_initiation, Handshake, RemoteIdentity, SessionKeys, StaticIdentity,
+};
 use wgrs::proto::keypair::Keypair;
 use wgrs::proto::keys::{PresharedKey, PrivateKey};
 use wgrs::proto::time::Now;
@@ -17,7 +20,10 @@ fn full_handshake(c: &mut Criterion) {
     let a_sees_b = RemoteIdentity::new(Some(&a), *b.public(), PresharedKey::from_bytes([3; 32]));
     let b_sees_a = RemoteIdentity::new(Some(&b), *a.public(), PresharedKey::from_bytes([3; 32]));
     let mut rng = StdRng::seed_from_u64(1);
-    let mut t = Now { mono: Duration::from_secs(1), wall: Duration::from_secs(1_700_000_000) };
+    let mut t = Now {
+        mono: Duration::from_secs(1),
+        wall: Duration::from_secs(1_700_000_000),
+    };
     c.bench_function("handshake/full_both_sides", |bench| {
         bench.iter(|| {
             t = t.after(Duration::from_millis(50));
@@ -34,7 +40,13 @@ fn full_handshake(c: &mut Criterion) {
 }
 
 fn transport(c: &mut Criterion) {
-    let keys = SessionKeys { send: [5; 32], recv: [5; 32], local_index: 1, remote_index: 2, is_initiator: true };
+    let keys = SessionKeys {
+        send: [5; 32],
+        recv: [5; 32],
+        local_index: 1,
+        remote_index: 2,
+        is_initiator: true,
+    };
     let kp = Keypair::new(&keys, Duration::ZERO);
     let mut g = c.benchmark_group("transport");
     for size in [64usize, 1420, 16384] {

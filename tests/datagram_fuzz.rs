@@ -22,7 +22,15 @@ fn snapshot(d: &Device) -> Vec<PeerSnapshot> {
         .map(|p| {
             let kps = [&p.keypairs.previous, &p.keypairs.current, &p.keypairs.next]
                 .into_iter()
-                .map(|s| s.as_ref().map_or((0, 0, 0), |s| (s.keypair.local_index, s.keypair.remote_index, s.keypair.nonces_used())))
+                .map(|s| {
+                    s.as_ref().map_or((0, 0, 0), |s| {
+                        (
+                            s.keypair.local_index,
+                            s.keypair.remote_index,
+                            s.keypair.nonces_used(),
+                        )
+                    })
+                })
                 .collect();
             (
                 format!("{:?}", p.handshake.state()),

@@ -57,9 +57,16 @@ fn rekey_after_rekey_after_time_under_traffic_loses_nothing() {
         sent_ba.push(q);
         net.advance(Duration::from_secs(1));
     }
-    assert_eq!(net.nodes[b].tun_rx, sent_ab, "every a->b packet arrived, in order");
-    assert_eq!(net.nodes[a].tun_rx, sent_ba, "every b->a packet arrived, in order");
-    let inits = count_type(&net.log, net.nodes[a].addr, INIT) + count_type(&net.log, net.nodes[b].addr, INIT);
+    assert_eq!(
+        net.nodes[b].tun_rx, sent_ab,
+        "every a->b packet arrived, in order"
+    );
+    assert_eq!(
+        net.nodes[a].tun_rx, sent_ba,
+        "every b->a packet arrived, in order"
+    );
+    let inits = count_type(&net.log, net.nodes[a].addr, INIT)
+        + count_type(&net.log, net.nodes[b].addr, INIT);
     // 450 s of traffic: a handshake at start, then one per REKEY_AFTER_TIME (120 s).
     assert!((4..=5).contains(&inits), "{inits} handshakes in 450 s");
 }
@@ -72,9 +79,15 @@ fn no_data_sent_or_accepted_past_reject_after_time() {
     net.drop_filter = Some(Box::new(|w| matches!(msg_type(w), INIT | RESP)));
     net.advance(Duration::from_secs(170));
     // A transport message sealed at 170 s but delivered late, after REJECT_AFTER_TIME.
-    net.nodes[a].dev.handle_tun_packet(&a_to_b(b"late"), net.now);
+    net.nodes[a]
+        .dev
+        .handle_tun_packet(&a_to_b(b"late"), net.now);
     net.collect();
-    let late = net.in_flight.drain(..).find(|w| msg_type(w) == DATA).expect("sealed at 170 s");
+    let late = net
+        .in_flight
+        .drain(..)
+        .find(|w| msg_type(w) == DATA)
+        .expect("sealed at 170 s");
     net.advance(Duration::from_secs(9)); // 179 s: still valid
     net.send(a, &a_to_b(b"at-179"));
     assert_eq!(net.nodes[b].tun_rx.last().unwrap(), &a_to_b(b"at-179"));
@@ -86,7 +99,9 @@ fn no_data_sent_or_accepted_past_reject_after_time() {
         "no transport message is sealed on an expired keypair"
     );
     let now = net.now;
-    let r = net.nodes[b].dev.handle_datagram(late.from, &late.bytes, now);
+    let r = net.nodes[b]
+        .dev
+        .handle_datagram(late.from, &late.bytes, now);
     assert_eq!(r, Err(ReceiveError::Expired));
     assert_eq!(net.nodes[b].tun_rx.len(), 2);
 }
@@ -98,10 +113,19 @@ fn passive_keepalive_after_keepalive_timeout() {
     let t0 = net.now.mono;
     let b_addr = net.nodes[b].addr;
     net.advance(KEEPALIVE_TIMEOUT - Duration::from_millis(1));
-    let ka = |net: &Net| net.log.iter().filter(|w| w.from == b_addr && msg_type(w) == DATA && w.bytes.len() == 32).count();
+    let ka = |net: &Net| {
+        net.log
+            .iter()
+            .filter(|w| w.from == b_addr && msg_type(w) == DATA && w.bytes.len() == 32)
+            .count()
+    };
     assert_eq!(ka(&net), 0, "no keepalive before KEEPALIVE_TIMEOUT");
     net.advance(Duration::from_millis(1));
-    assert_eq!(ka(&net), 1, "b answers a's data with a keepalive exactly at KEEPALIVE_TIMEOUT");
+    assert_eq!(
+        ka(&net),
+        1,
+        "b answers a's data with a keepalive exactly at KEEPALIVE_TIMEOUT"
+    );
     assert_eq!(net.now.mono - t0, KEEPALIVE_TIMEOUT);
     net.advance(Duration::from_secs(60));
     assert_eq!(ka(&net), 1, "and only one");
@@ -130,13 +154,31 @@ fn handshake_retries_with_jitter_then_gives_up() {
     assert_eq!(t.len(), 20, "initiations sent: {t:?}");
     for w in t.windows(2) {
         let gap = w[1] - w[0];
-        assert!(gap >= REKEY_TIMEOUT && gap < REKEY_TIMEOUT + Duration::from_millis(400), "gap {gap:?}");
+        assert!(
+            gap >= REKEY_TIMEOUT && gap < REKEY_TIMEOUT + Duration::from_millis(400),
+            "gap {gap:?}"
+        );
     }
-    assert!(t.iter().map(|d| d.as_millis()).collect::<std::collections::HashSet<_>>().len() == 20);
-    let jittered = t.windows(2).filter(|w| w[1] - w[0] != REKEY_TIMEOUT).count();
+    assert!(
+        t.iter()
+            .map(|d| d.as_millis())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == 20
+    );
+    let jittered = t
+        .windows(2)
+        .filter(|w| w[1] - w[0] != REKEY_TIMEOUT)
+        .count();
     assert!(jittered > 10, "retries carry jitter");
-    assert!(*t.last().unwrap() >= REKEY_ATTEMPT_TIME, "gave up only after REKEY_ATTEMPT_TIME");
-    assert!(net.nodes[a].dev.peers().next().unwrap().staged.is_empty(), "staged packets dropped on give-up");
+    assert!(
+        *t.last().unwrap() >= REKEY_ATTEMPT_TIME,
+        "gave up only after REKEY_ATTEMPT_TIME"
+    );
+    assert!(
+        net.nodes[a].dev.peers().next().unwrap().staged.is_empty(),
+        "staged packets dropped on give-up"
+    );
 }
 
 #[test]
@@ -149,13 +191,23 @@ fn persistent_keepalive_every_interval() {
     let id = net.nodes[a].dev.peer_id(&net.nodes[b].public).unwrap();
     let now = net.now;
     let before = net.log.len();
-    net.nodes[a].dev.set_persistent_keepalive(id, 25, now).unwrap();
+    net.nodes[a]
+        .dev
+        .set_persistent_keepalive(id, 25, now)
+        .unwrap();
     net.run();
     let a_addr = net.nodes[a].addr;
     let ka = |net: &Net, from: usize| {
-        net.log[from..].iter().filter(|w| w.from == a_addr && msg_type(w) == DATA && w.bytes.len() == 32).count()
+        net.log[from..]
+            .iter()
+            .filter(|w| w.from == a_addr && msg_type(w) == DATA && w.bytes.len() == 32)
+            .count()
     };
-    assert_eq!(ka(&net, before), 1, "turning it on sends one keepalive at once");
+    assert_eq!(
+        ka(&net, before),
+        1,
+        "turning it on sends one keepalive at once"
+    );
     net.advance(Duration::from_secs(100));
     assert_eq!(ka(&net, before), 5, "then one every 25 s");
 }
@@ -176,7 +228,11 @@ fn key_material_zeroed_540s_after_last_handshake() {
         assert!(p.keypairs.is_empty(), "node {n}: keypairs erased");
         assert!(p.handshake.is_zeroed(), "node {n}: handshake erased");
     }
-    assert_eq!(net.next_deadline(), None, "an idle tunnel has no deadline at all");
+    assert_eq!(
+        net.next_deadline(),
+        None,
+        "an idle tunnel has no deadline at all"
+    );
 }
 
 #[test]
@@ -185,16 +241,31 @@ fn endpoint_follows_newest_authenticated_packet() {
     net.send(a, &a_to_b(b"x"));
     let a_old = net.nodes[a].addr;
     let peer_of_a = |net: &Net| net.nodes[b].dev.peers().next().unwrap().endpoint;
-    assert_eq!(peer_of_a(&net), Some(a_old), "b learned a's endpoint from the handshake");
+    assert_eq!(
+        peer_of_a(&net),
+        Some(a_old),
+        "b learned a's endpoint from the handshake"
+    );
     // a moves to a new address and port.
     net.nodes[a].addr = sock(99, 40000);
     net.send(a, &a_to_b(b"from new home"));
     assert_eq!(peer_of_a(&net), Some(sock(99, 40000)));
     net.send(b, &b_to_a(b"reply"));
-    assert_eq!(net.nodes[a].tun_rx, vec![b_to_a(b"reply")], "b's reply reached the new address");
+    assert_eq!(
+        net.nodes[a].tun_rx,
+        vec![b_to_a(b"reply")],
+        "b's reply reached the new address"
+    );
     // A forged packet from elsewhere does not move the endpoint.
     let now = net.now;
-    let _ = net.nodes[b].dev.handle_datagram(sock(66, 1), &[4, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], now);
+    let _ = net.nodes[b].dev.handle_datagram(
+        sock(66, 1),
+        &[
+            4, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ],
+        now,
+    );
     assert_eq!(peer_of_a(&net), Some(sock(99, 40000)));
 }
 
@@ -202,12 +273,23 @@ fn endpoint_follows_newest_authenticated_packet() {
 fn replayed_transport_packets_are_dropped() {
     let (mut net, a, b) = pair();
     net.send(a, &a_to_b(b"once"));
-    let data = net.log.iter().find(|w| msg_type(w) == DATA && w.bytes.len() > 32).unwrap().clone();
+    let data = net
+        .log
+        .iter()
+        .find(|w| msg_type(w) == DATA && w.bytes.len() > 32)
+        .unwrap()
+        .clone();
     let now = net.now;
-    let r = net.nodes[b].dev.handle_datagram(data.from, &data.bytes, now);
+    let r = net.nodes[b]
+        .dev
+        .handle_datagram(data.from, &data.bytes, now);
     assert_eq!(r, Err(ReceiveError::Replay));
     net.collect();
-    assert_eq!(net.nodes[b].tun_rx, vec![a_to_b(b"once")], "delivered exactly once");
+    assert_eq!(
+        net.nodes[b].tun_rx,
+        vec![a_to_b(b"once")],
+        "delivered exactly once"
+    );
 }
 
 #[test]
@@ -219,11 +301,17 @@ fn cryptokey_routing_rejects_spoofed_inner_source() {
     let (c_wide, _) = net.link(c, wide, None, true);
     net.link(c, narrow, None, true);
     // On c: `wide` owns 10.0.0.0/8, `narrow` owns 10.0.0.2/32.
-    net.nodes[c].dev.add_allowed_ip(c_wide, "10.0.0.0/8".parse().unwrap()).unwrap();
+    net.nodes[c]
+        .dev
+        .add_allowed_ip(c_wide, "10.0.0.0/8".parse().unwrap())
+        .unwrap();
     // wide routes 10.0.0.3 (c) and pretends to be 10.0.0.2.
     let spoof = ipv4([10, 0, 0, 2], [10, 0, 0, 3], b"spoof");
     net.send(wide, &spoof);
-    assert!(net.nodes[c].tun_rx.is_empty(), "packet with narrow's source from wide is dropped");
+    assert!(
+        net.nodes[c].tun_rx.is_empty(),
+        "packet with narrow's source from wide is dropped"
+    );
     let honest = ipv4([10, 0, 0, 1], [10, 0, 0, 3], b"honest");
     net.send(wide, &honest);
     let other = ipv4([10, 0, 0, 77], [10, 0, 0, 3], b"in /8");

@@ -94,7 +94,7 @@ fn ct_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
 
 /// True when something born at `born` is older than `max_age` at `now` (never set: expired).
 fn expired(born: Option<Duration>, now: Duration, max_age: Duration) -> bool {
-    born.map_or(true, |b| now.saturating_sub(b) > max_age)
+    born.is_none_or(|b| now.saturating_sub(b) > max_age)
 }
 
 /// Responder side: checks mac1/mac2 of incoming handshake messages and writes cookie replies.

@@ -106,7 +106,9 @@ pub struct RemoteIdentity {
 
 impl std::fmt::Debug for RemoteIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteIdentity").field("public", &self.public).finish_non_exhaustive()
+        f.debug_struct("RemoteIdentity")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
     }
 }
 

@@ -56,7 +56,8 @@ impl Keypair {
     pub fn next_nonce(&self) -> Option<u64> {
         let n = self.send_counter.fetch_add(1, Ordering::Relaxed);
         if n >= REJECT_AFTER_MESSAGES {
-            self.send_counter.store(REJECT_AFTER_MESSAGES, Ordering::Relaxed);
+            self.send_counter
+                .store(REJECT_AFTER_MESSAGES, Ordering::Relaxed);
             None
         } else {
             Some(n)
@@ -70,7 +71,8 @@ impl Keypair {
 
     /// True while the keypair may still send (§6.1: not past REJECT_AFTER_TIME or _MESSAGES).
     pub fn can_send(&self, now: Duration) -> bool {
-        now.saturating_sub(self.created) < REJECT_AFTER_TIME && self.nonces_used() < REJECT_AFTER_MESSAGES
+        now.saturating_sub(self.created) < REJECT_AFTER_TIME
+            && self.nonces_used() < REJECT_AFTER_MESSAGES
     }
 
     /// True while the keypair may still receive.
@@ -87,14 +89,24 @@ impl Keypair {
     /// Seal a transport message in place. `buf[16..16 + len]` holds the plaintext; `buf` must
     /// have room for padding (to a multiple of 16, capped at `mtu`) and the 16-byte tag.
     /// Returns the datagram length.
-    pub fn seal(&self, counter: u64, buf: &mut [u8], len: usize, mtu: usize) -> Result<usize, AeadError> {
+    pub fn seal(
+        &self,
+        counter: u64,
+        buf: &mut [u8],
+        len: usize,
+        mtu: usize,
+    ) -> Result<usize, AeadError> {
         let padded = padded_len(len, mtu);
         let total = MESSAGE_TRANSPORT_HEADER_SIZE + padded + AEAD_TAG_SIZE;
         let body_end = MESSAGE_TRANSPORT_HEADER_SIZE + padded;
-        let pad = buf.get_mut(MESSAGE_TRANSPORT_HEADER_SIZE + len..body_end).ok_or(AeadError)?;
+        let pad = buf
+            .get_mut(MESSAGE_TRANSPORT_HEADER_SIZE + len..body_end)
+            .ok_or(AeadError)?;
         pad.fill(0);
         write_transport_header(buf, self.remote_index, counter);
-        let body = buf.get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..total).ok_or(AeadError)?;
+        let body = buf
+            .get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..total)
+            .ok_or(AeadError)?;
         self.sender.seal(counter, body)?;
         Ok(total)
     }
@@ -117,7 +129,10 @@ pub struct KeySlot {
 
 impl KeySlot {
     fn new(keypair: Keypair) -> Self {
-        Self { keypair: Arc::new(keypair), replay: ReplayWindow::default() }
+        Self {
+            keypair: Arc::new(keypair),
+            replay: ReplayWindow::default(),
+        }
     }
 }
 
@@ -161,7 +176,10 @@ impl Keypairs {
     /// Note a packet authenticated by the keypair with `local_index`. When it is `next`, the
     /// session is confirmed: it becomes current. Returns (confirmed, retired index).
     pub fn received_with(&mut self, local_index: u32) -> (bool, Option<u32>) {
-        let is_next = self.next.as_ref().is_some_and(|n| n.keypair.local_index == local_index);
+        let is_next = self
+            .next
+            .as_ref()
+            .is_some_and(|n| n.keypair.local_index == local_index);
         if !is_next {
             return (false, None);
         }
@@ -204,7 +222,13 @@ mod tests {
     use super::*;
 
     fn kp(local: u32, initiator: bool) -> Keypair {
-        let keys = SessionKeys { send: [1; 32], recv: [2; 32], local_index: local, remote_index: 99, is_initiator: initiator };
+        let keys = SessionKeys {
+            send: [1; 32],
+            recv: [2; 32],
+            local_index: local,
+            remote_index: 99,
+            is_initiator: initiator,
+        };
         Keypair::new(&keys, Duration::ZERO)
     }
 
@@ -230,7 +254,10 @@ mod tests {
         assert_eq!((idx(&k.current), idx(&k.next)), (Some(1), Some(2)));
         assert_eq!(k.received_with(1), (false, None));
         assert_eq!(k.received_with(2), (true, None));
-        assert_eq!((idx(&k.previous), idx(&k.current), idx(&k.next)), (Some(1), Some(2), None));
+        assert_eq!(
+            (idx(&k.previous), idx(&k.current), idx(&k.next)),
+            (Some(1), Some(2), None)
+        );
         // A second unconfirmed responder session replaces the first and drops previous.
         assert_eq!(k.insert(kp(3, false)), vec![1]);
         assert_eq!(k.insert(kp(4, false)), vec![3]);
@@ -240,7 +267,13 @@ mod tests {
 
     #[test]
     fn seal_open_and_limits() {
-        let keys = SessionKeys { send: [1; 32], recv: [1; 32], local_index: 1, remote_index: 2, is_initiator: true };
+        let keys = SessionKeys {
+            send: [1; 32],
+            recv: [1; 32],
+            local_index: 1,
+            remote_index: 2,
+            is_initiator: true,
+        };
         let k = Keypair::new(&keys, Duration::ZERO);
         let mut buf = vec![0u8; 16 + 32 + 16];
         buf[16..21].copy_from_slice(b"hello");
@@ -250,10 +283,14 @@ mod tests {
         let mut payload = buf[16..n].to_vec();
         assert_eq!(k.open(0, &mut payload), Ok(16));
         assert_eq!(&payload[..5], b"hello");
-        assert!(k.seal(1, &mut [0u8; 20], 5, 1420).is_err(), "too small a buffer is an error");
+        assert!(
+            k.seal(1, &mut [0u8; 20], 5, 1420).is_err(),
+            "too small a buffer is an error"
+        );
         assert!(k.can_send(Duration::from_secs(179)) && !k.can_send(REJECT_AFTER_TIME));
         assert!(k.wants_rekey_on_send(REKEY_AFTER_TIME));
-        k.send_counter.store(REJECT_AFTER_MESSAGES - 1, Ordering::Relaxed);
+        k.send_counter
+            .store(REJECT_AFTER_MESSAGES - 1, Ordering::Relaxed);
         assert_eq!(k.next_nonce(), Some(REJECT_AFTER_MESSAGES - 1));
         assert_eq!(k.next_nonce(), None);
         assert_eq!(k.next_nonce(), None);

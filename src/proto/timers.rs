@@ -23,7 +23,8 @@ pub enum TimerEvent {
 }
 
 /// Handshake retries before giving up (REKEY_ATTEMPT_TIME / REKEY_TIMEOUT).
-pub const MAX_TIMER_HANDSHAKES: u32 = (REKEY_ATTEMPT_TIME.as_secs() / REKEY_TIMEOUT.as_secs()) as u32;
+pub const MAX_TIMER_HANDSHAKES: u32 =
+    (REKEY_ATTEMPT_TIME.as_secs() / REKEY_TIMEOUT.as_secs()) as u32;
 
 /// One peer's timer deadlines (monotonic) and counters.
 #[derive(Debug, Default, Clone)]
@@ -70,7 +71,8 @@ impl Timers {
     /// Any authenticated packet was sent or received.
     pub fn on_any_authenticated_packet_traversal(&mut self, now: Duration) {
         if self.persistent_keepalive_interval > 0 {
-            self.persistent_keepalive = Some(now + Duration::from_secs(u64::from(self.persistent_keepalive_interval)));
+            self.persistent_keepalive =
+                Some(now + Duration::from_secs(u64::from(self.persistent_keepalive_interval)));
         }
     }
 
@@ -109,7 +111,10 @@ impl Timers {
     /// Stop every timer (peer removed or interface down).
     pub fn stop_all(&mut self) {
         let interval = self.persistent_keepalive_interval;
-        *self = Self { persistent_keepalive_interval: interval, ..Self::default() };
+        *self = Self {
+            persistent_keepalive_interval: interval,
+            ..Self::default()
+        };
     }
 
     /// Whether the retransmit timer is armed (a handshake is in flight).
@@ -119,11 +124,17 @@ impl Timers {
 
     fn slots(&mut self) -> [(&mut Option<Duration>, TimerEvent); 5] {
         [
-            (&mut self.retransmit_handshake, TimerEvent::RetransmitHandshake),
+            (
+                &mut self.retransmit_handshake,
+                TimerEvent::RetransmitHandshake,
+            ),
             (&mut self.send_keepalive, TimerEvent::SendKeepalive),
             (&mut self.new_handshake, TimerEvent::NewHandshake),
             (&mut self.zero_key_material, TimerEvent::ZeroKeyMaterial),
-            (&mut self.persistent_keepalive, TimerEvent::PersistentKeepalive),
+            (
+                &mut self.persistent_keepalive,
+                TimerEvent::PersistentKeepalive,
+            ),
         ]
     }
 
@@ -198,12 +209,21 @@ mod tests {
 
     #[test]
     fn earliest_due_timer_fires_first() {
-        let mut t = Timers { persistent_keepalive_interval: 25, ..Timers::default() };
+        let mut t = Timers {
+            persistent_keepalive_interval: 25,
+            ..Timers::default()
+        };
         t.on_session_derived(S(0));
         t.on_any_authenticated_packet_traversal(S(0));
         t.on_handshake_initiated(S(0), Duration::from_millis(100));
-        assert_eq!(t.take_expired(S(600)), Some(TimerEvent::RetransmitHandshake));
-        assert_eq!(t.take_expired(S(600)), Some(TimerEvent::PersistentKeepalive));
+        assert_eq!(
+            t.take_expired(S(600)),
+            Some(TimerEvent::RetransmitHandshake)
+        );
+        assert_eq!(
+            t.take_expired(S(600)),
+            Some(TimerEvent::PersistentKeepalive)
+        );
         assert_eq!(t.take_expired(S(600)), Some(TimerEvent::ZeroKeyMaterial));
         assert_eq!(t.take_expired(S(600)), None);
         assert_eq!(MAX_TIMER_HANDSHAKES, 18);

@@ -1,7 +1,7 @@
 //! A virtual network for simulation tests: wgrs devices joined by an in-memory "wire", on a
 //! virtual clock that jumps to the next deadline. No root, no sockets, no real time.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // test support: a panic is the failure report
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -30,6 +30,9 @@ pub struct Wire {
     pub bytes: Vec<u8>,
 }
 
+/// Decides which datagrams the wire loses.
+pub type DropFilter = Box<dyn FnMut(&Wire) -> bool>;
+
 /// Devices, the wire between them, and the clock.
 pub struct Net {
     pub nodes: Vec<Node>,
@@ -38,7 +41,7 @@ pub struct Net {
     pub log: Vec<Wire>,
     pub in_flight: VecDeque<Wire>,
     /// Drop datagrams for which this returns true.
-    pub drop_filter: Option<Box<dyn FnMut(&Wire) -> bool>>,
+    pub drop_filter: Option<DropFilter>,
 }
 
 pub fn key(seed: u8) -> PrivateKey {
@@ -67,7 +70,10 @@ impl Net {
     pub fn new() -> Self {
         Self {
             nodes: Vec::new(),
-            now: Now { mono: Duration::from_secs(1000), wall: Duration::from_secs(1_700_000_000) },
+            now: Now {
+                mono: Duration::from_secs(1000),
+                wall: Duration::from_secs(1_700_000_000),
+            },
             log: Vec::new(),
             in_flight: VecDeque::new(),
             drop_filter: None,
@@ -80,28 +86,56 @@ impl Net {
         let k = key(seed);
         let public = k.public_key();
         dev.set_private_key(Some(k));
-        self.nodes.push(Node { dev, addr: sock(seed, 51820), public, tun_rx: Vec::new() });
+        self.nodes.push(Node {
+            dev,
+            addr: sock(seed, 51820),
+            public,
+            tun_rx: Vec::new(),
+        });
         self.nodes.len() - 1
     }
 
     /// Make `a` and `b` peers of each other. `a` knows `b`'s endpoint; `b` learns `a`'s by
     /// roaming unless `both_endpoints`. Each routes the other's /32 from 10.0.0.`seed`.
-    pub fn link(&mut self, a: usize, b: usize, psk: Option<[u8; 32]>, both_endpoints: bool) -> (PeerId, PeerId) {
+    pub fn link(
+        &mut self,
+        a: usize,
+        b: usize,
+        psk: Option<[u8; 32]>,
+        both_endpoints: bool,
+    ) -> (PeerId, PeerId) {
         let (pa, pb) = (self.nodes[a].public, self.nodes[b].public);
         let (addr_a, addr_b) = (self.nodes[a].addr, self.nodes[b].addr);
         let ida = self.nodes[a].dev.add_peer(pb).unwrap();
         let idb = self.nodes[b].dev.add_peer(pa).unwrap();
         let psk = psk.unwrap_or([0; 32]);
-        self.nodes[a].dev.set_preshared_key(ida, PresharedKey::from_bytes(psk)).unwrap();
-        self.nodes[b].dev.set_preshared_key(idb, PresharedKey::from_bytes(psk)).unwrap();
+        self.nodes[a]
+            .dev
+            .set_preshared_key(ida, PresharedKey::from_bytes(psk))
+            .unwrap();
+        self.nodes[b]
+            .dev
+            .set_preshared_key(idb, PresharedKey::from_bytes(psk))
+            .unwrap();
         self.nodes[a].dev.set_endpoint(ida, addr_b).unwrap();
         if both_endpoints {
             self.nodes[b].dev.set_endpoint(idb, addr_a).unwrap();
         }
-        let ip = |n: &Node| format!("10.0.0.{}/32", n.addr.ip().to_string().rsplit('.').next().unwrap());
+        let ip = |n: &Node| {
+            format!(
+                "10.0.0.{}/32",
+                n.addr.ip().to_string().rsplit('.').next().unwrap()
+            )
+        };
         let (ipa, ipb) = (ip(&self.nodes[a]), ip(&self.nodes[b]));
-        self.nodes[a].dev.add_allowed_ip(ida, ipb.parse().unwrap()).unwrap();
-        self.nodes[b].dev.add_allowed_ip(idb, ipa.parse().unwrap()).unwrap();
+        self.nodes[a]
+            .dev
+            .add_allowed_ip(ida, ipb.parse().unwrap())
+            .unwrap();
+        self.nodes[b]
+            .dev
+            .add_allowed_ip(idb, ipa.parse().unwrap())
+            .unwrap();
         (ida, idb)
     }
 
@@ -112,7 +146,11 @@ impl Net {
             for o in outs {
                 match o {
                     Output::Transmit { to, bytes } => {
-                        let w = Wire { from: n.addr, to, bytes };
+                        let w = Wire {
+                            from: n.addr,
+                            to,
+                            bytes,
+                        };
                         self.log.push(w.clone());
                         self.in_flight.push_back(w);
                     }
@@ -126,7 +164,9 @@ impl Net {
     pub fn run(&mut self) {
         for _ in 0..10_000 {
             self.collect();
-            let Some(w) = self.in_flight.pop_front() else { return };
+            let Some(w) = self.in_flight.pop_front() else {
+                return;
+            };
             if let Some(f) = self.drop_filter.as_mut() {
                 if f(&w) {
                     continue;
@@ -184,5 +224,7 @@ pub fn msg_type(w: &Wire) -> u8 {
 
 /// Datagrams of one type sent from `from`, with the virtual time they were logged at.
 pub fn count_type(log: &[Wire], from: SocketAddr, t: u8) -> usize {
-    log.iter().filter(|w| w.from == from && msg_type(w) == t).count()
+    log.iter()
+        .filter(|w| w.from == from && msg_type(w) == t)
+        .count()
 }

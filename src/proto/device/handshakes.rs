@@ -28,7 +28,9 @@ impl Device {
     /// Send a handshake initiation to the peer unless one went out less than REKEY_TIMEOUT ago.
     pub(super) fn send_initiation(&mut self, id: PeerId, is_retry: bool, now: Now) {
         let jitter = self.jitter();
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         if !is_retry {
             p.timers.handshake_attempts = 0;
         }
@@ -37,10 +39,17 @@ impl Device {
         {
             return;
         }
-        let Some(identity) = self.identity.as_ref() else { return };
+        let Some(identity) = self.identity.as_ref() else {
+            return;
+        };
         self.indices.remove(p.handshake.local_index());
-        let index = self.indices.allocate(id, IndexKind::Handshake, &mut self.rng);
-        let Ok(init) = p.handshake.create_initiation(identity, &p.remote, index, now, &mut self.rng) else {
+        let index = self
+            .indices
+            .allocate(id, IndexKind::Handshake, &mut self.rng);
+        let Ok(init) =
+            p.handshake
+                .create_initiation(identity, &p.remote, index, now, &mut self.rng)
+        else {
             self.indices.remove(index);
             return;
         };
@@ -67,9 +76,18 @@ impl Device {
         if !self.is_under_load(now.mono) {
             return Ok(());
         }
-        if !self.cookie_checker.check_mac2(bytes, from, now.mono, &mut self.rng) {
-            if let Ok(reply) = self.cookie_checker.create_reply(bytes, sender_index, from, now.mono, &mut self.rng) {
-                self.outbox.push_back(super::Output::Transmit { to: from, bytes: reply.to_vec() });
+        if !self
+            .cookie_checker
+            .check_mac2(bytes, from, now.mono, &mut self.rng)
+        {
+            if let Ok(reply) =
+                self.cookie_checker
+                    .create_reply(bytes, sender_index, from, now.mono, &mut self.rng)
+            {
+                self.outbox.push_back(super::Output::Transmit {
+                    to: from,
+                    bytes: reply.to_vec(),
+                });
             }
             return Err(HandshakeDrop::CookieSent);
         }
@@ -80,12 +98,23 @@ impl Device {
     }
 
     /// Responder: an initiation passed the mac checks.
-    pub(super) fn on_initiation(&mut self, msg: &Initiation, len: usize, from: SocketAddr, now: Now) -> Result<PeerId, HandshakeDrop> {
+    pub(super) fn on_initiation(
+        &mut self,
+        msg: &Initiation,
+        len: usize,
+        from: SocketAddr,
+        now: Now,
+    ) -> Result<PeerId, HandshakeDrop> {
         let identity = self.identity.as_ref().ok_or(HandshakeDrop::Rejected)?;
         let cand = consume_initiation(identity, msg).map_err(|_| HandshakeDrop::Rejected)?;
-        let id = *self.by_key.get(cand.remote_static()).ok_or(HandshakeDrop::Rejected)?;
+        let id = *self
+            .by_key
+            .get(cand.remote_static())
+            .ok_or(HandshakeDrop::Rejected)?;
         let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
-        p.handshake.accept_initiation(cand, &p.remote, now.mono).map_err(|_| HandshakeDrop::Rejected)?;
+        p.handshake
+            .accept_initiation(cand, &p.remote, now.mono)
+            .map_err(|_| HandshakeDrop::Rejected)?;
         p.endpoint = Some(from);
         p.rx_bytes += len as u64;
         p.timers.on_any_authenticated_packet_received();
@@ -96,9 +125,13 @@ impl Device {
 
     /// Responder: answer the accepted initiation and derive the (unconfirmed) session.
     fn send_response(&mut self, id: PeerId, now: Now) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         self.indices.remove(p.handshake.local_index());
-        let index = self.indices.allocate(id, IndexKind::Handshake, &mut self.rng);
+        let index = self
+            .indices
+            .allocate(id, IndexKind::Handshake, &mut self.rng);
         let resp = match p.handshake.create_response(&p.remote, index, &mut self.rng) {
             Ok(r) => r,
             Err(_) => {
@@ -106,7 +139,9 @@ impl Device {
                 return;
             }
         };
-        let Ok(keys) = p.handshake.begin_session() else { return };
+        let Ok(keys) = p.handshake.begin_session() else {
+            return;
+        };
         self.indices.set_kind(index, IndexKind::Keypair);
         for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
             self.indices.remove(retired);
@@ -121,15 +156,29 @@ impl Device {
     }
 
     /// Initiator: a response passed the mac checks.
-    pub(super) fn on_response(&mut self, msg: &Response, len: usize, from: SocketAddr, now: Now) -> Result<PeerId, HandshakeDrop> {
+    pub(super) fn on_response(
+        &mut self,
+        msg: &Response,
+        len: usize,
+        from: SocketAddr,
+        now: Now,
+    ) -> Result<PeerId, HandshakeDrop> {
         let identity = self.identity.as_ref().ok_or(HandshakeDrop::Rejected)?;
-        let (id, kind) = self.indices.get(msg.receiver).ok_or(HandshakeDrop::Rejected)?;
+        let (id, kind) = self
+            .indices
+            .get(msg.receiver)
+            .ok_or(HandshakeDrop::Rejected)?;
         if kind != IndexKind::Handshake {
             return Err(HandshakeDrop::Rejected);
         }
         let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
-        p.handshake.consume_response(identity, &p.remote, msg).map_err(|_| HandshakeDrop::Rejected)?;
-        let keys = p.handshake.begin_session().map_err(|_| HandshakeDrop::Rejected)?;
+        p.handshake
+            .consume_response(identity, &p.remote, msg)
+            .map_err(|_| HandshakeDrop::Rejected)?;
+        let keys = p
+            .handshake
+            .begin_session()
+            .map_err(|_| HandshakeDrop::Rejected)?;
         self.indices.set_kind(keys.local_index, IndexKind::Keypair);
         for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
             self.indices.remove(retired);
@@ -147,9 +196,16 @@ impl Device {
     }
 
     /// A cookie reply to one of our handshake messages: remember the cookie for mac2.
-    pub(super) fn on_cookie_reply(&mut self, bytes: &[u8], receiver: u32, now: Now) -> Result<(), HandshakeDrop> {
+    pub(super) fn on_cookie_reply(
+        &mut self,
+        bytes: &[u8],
+        receiver: u32,
+        now: Now,
+    ) -> Result<(), HandshakeDrop> {
         let (id, _) = self.indices.get(receiver).ok_or(HandshakeDrop::Rejected)?;
         let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
-        p.cookie.consume_reply(bytes, now.mono).map_err(|_| HandshakeDrop::Rejected)
+        p.cookie
+            .consume_reply(bytes, now.mono)
+            .map_err(|_| HandshakeDrop::Rejected)
     }
 }

@@ -125,7 +125,8 @@ impl Device {
         if let Some(pk) = public {
             self.remove_peer(&pk);
         }
-        self.cookie_checker.set_local_public(&public.unwrap_or_default());
+        self.cookie_checker
+            .set_local_public(&public.unwrap_or_default());
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             self.zero_peer(id);
@@ -154,7 +155,9 @@ impl Device {
 
     /// Remove a peer with all its state, allowed IPs and indices.
     pub fn remove_peer(&mut self, public: &PublicKey) -> bool {
-        let Some(id) = self.by_key.remove(public) else { return false };
+        let Some(id) = self.by_key.remove(public) else {
+            return false;
+        };
         self.peers.remove(&id);
         self.allowed_ips.remove_peer(id);
         self.indices.remove_peer(id);
@@ -201,7 +204,12 @@ impl Device {
     }
 
     /// Set the persistent keepalive interval; turning it on sends a keepalive at once.
-    pub fn set_persistent_keepalive(&mut self, id: PeerId, secs: u16, now: Now) -> Result<(), ConfigError> {
+    pub fn set_persistent_keepalive(
+        &mut self,
+        id: PeerId,
+        secs: u16,
+        now: Now,
+    ) -> Result<(), ConfigError> {
         let p = self.peer_mut(id)?;
         let was = p.timers.persistent_keepalive_interval;
         p.timers.persistent_keepalive_interval = secs;
@@ -254,7 +262,11 @@ impl Device {
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             if up {
-                if self.peers.get(&id).is_some_and(|p| p.timers.persistent_keepalive_interval > 0) {
+                if self
+                    .peers
+                    .get(&id)
+                    .is_some_and(|p| p.timers.persistent_keepalive_interval > 0)
+                {
                     self.send_keepalive(id, now);
                 }
             } else {
@@ -284,7 +296,9 @@ impl Device {
 
     /// Erase a peer's handshake and sessions and forget their indices.
     fn zero_peer(&mut self, id: PeerId) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         self.indices.remove(p.handshake.local_index());
         p.handshake.clear();
         for i in p.keypairs.clear() {
@@ -304,7 +318,10 @@ impl Device {
 
     /// When [`Device::handle_timeout`] must next be called; `None` when idle.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.peers.values().filter_map(|p| p.timers.next_deadline()).min()
+        self.peers
+            .values()
+            .filter_map(|p| p.timers.next_deadline())
+            .min()
     }
 
     fn jitter(&mut self) -> Duration {
@@ -312,7 +329,9 @@ impl Device {
     }
 
     fn transmit(&mut self, id: PeerId, bytes: Vec<u8>) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         let Some(to) = p.endpoint else { return };
         p.tx_bytes += bytes.len() as u64;
         self.outbox.push_back(Output::Transmit { to, bytes });

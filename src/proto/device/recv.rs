@@ -57,23 +57,36 @@ pub enum Received {
 
 impl Device {
     /// A datagram from the network. Drops are silent on the wire; the reason is returned.
-    pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Now) -> Result<(), ReceiveError> {
+    pub fn handle_datagram(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Now,
+    ) -> Result<(), ReceiveError> {
         match parse(bytes).map_err(ReceiveError::Malformed)? {
             Message::Initiation(m) => {
-                self.check_handshake_macs(bytes, m.sender, from, now).map_err(ReceiveError::Handshake)?;
-                self.on_initiation(&m, bytes.len(), from, now).map_err(ReceiveError::Handshake)?;
+                self.check_handshake_macs(bytes, m.sender, from, now)
+                    .map_err(ReceiveError::Handshake)?;
+                self.on_initiation(&m, bytes.len(), from, now)
+                    .map_err(ReceiveError::Handshake)?;
             }
             Message::Response(m) => {
-                self.check_handshake_macs(bytes, m.sender, from, now).map_err(ReceiveError::Handshake)?;
-                self.on_response(&m, bytes.len(), from, now).map_err(ReceiveError::Handshake)?;
+                self.check_handshake_macs(bytes, m.sender, from, now)
+                    .map_err(ReceiveError::Handshake)?;
+                self.on_response(&m, bytes.len(), from, now)
+                    .map_err(ReceiveError::Handshake)?;
             }
             Message::CookieReply(m) => {
-                self.on_cookie_reply(bytes, m.receiver, now).map_err(ReceiveError::Handshake)?;
+                self.on_cookie_reply(bytes, m.receiver, now)
+                    .map_err(ReceiveError::Handshake)?;
             }
             Message::Transport(h, payload) => {
                 let ticket = self.prepare_receive(h, now)?;
                 let mut plain = payload.to_vec();
-                let n = ticket.keypair.open(ticket.counter, &mut plain).map_err(|_| ReceiveError::Decrypt)?;
+                let n = ticket
+                    .keypair
+                    .open(ticket.counter, &mut plain)
+                    .map_err(|_| ReceiveError::Decrypt)?;
                 plain.truncate(n);
                 match self.complete_receive(&ticket, from, &plain, bytes.len(), now)? {
                     Received::Keepalive => {}
@@ -88,8 +101,15 @@ impl Device {
     }
 
     /// Find the keypair a transport header names, if it may still receive.
-    pub fn prepare_receive(&self, h: TransportHeader, now: Now) -> Result<ReceiveTicket, ReceiveError> {
-        let (peer, _) = self.indices.get(h.receiver).ok_or(ReceiveError::UnknownIndex)?;
+    pub fn prepare_receive(
+        &self,
+        h: TransportHeader,
+        now: Now,
+    ) -> Result<ReceiveTicket, ReceiveError> {
+        let (peer, _) = self
+            .indices
+            .get(h.receiver)
+            .ok_or(ReceiveError::UnknownIndex)?;
         let p = self.peers.get(&peer).ok_or(ReceiveError::UnknownIndex)?;
         let slot = [&p.keypairs.current, &p.keypairs.previous, &p.keypairs.next]
             .into_iter()
@@ -99,7 +119,11 @@ impl Device {
         if !slot.keypair.can_receive(now.mono) {
             return Err(ReceiveError::Expired);
         }
-        Ok(ReceiveTicket { peer, keypair: Arc::clone(&slot.keypair), counter: h.counter })
+        Ok(ReceiveTicket {
+            peer,
+            keypair: Arc::clone(&slot.keypair),
+            counter: h.counter,
+        })
     }
 
     /// After a successful open: replay check, key confirmation, timers, roaming, and the
@@ -112,8 +136,14 @@ impl Device {
         wire_len: usize,
         now: Now,
     ) -> Result<Received, ReceiveError> {
-        let p = self.peers.get_mut(&t.peer).ok_or(ReceiveError::UnknownIndex)?;
-        let slot = p.keypairs.find_mut(t.keypair.local_index).ok_or(ReceiveError::UnknownIndex)?;
+        let p = self
+            .peers
+            .get_mut(&t.peer)
+            .ok_or(ReceiveError::UnknownIndex)?;
+        let slot = p
+            .keypairs
+            .find_mut(t.keypair.local_index)
+            .ok_or(ReceiveError::UnknownIndex)?;
         if !slot.replay.check_and_update(t.counter) {
             return Err(ReceiveError::Replay);
         }
@@ -148,9 +178,16 @@ impl Device {
 
     /// Initiator: rekey once when the session nears REJECT_AFTER_TIME and data still arrives.
     fn keep_key_fresh_on_receive(&mut self, id: PeerId, now: Now) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
-        let Some(kp) = p.keypairs.current() else { return };
-        if kp.is_initiator && !p.sent_lastminute_handshake && now.mono.saturating_sub(kp.created) >= REKEY_ON_RECEIVE_AGE {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(kp) = p.keypairs.current() else {
+            return;
+        };
+        if kp.is_initiator
+            && !p.sent_lastminute_handshake
+            && now.mono.saturating_sub(kp.created) >= REKEY_ON_RECEIVE_AGE
+        {
             p.sent_lastminute_handshake = true;
             self.send_initiation(id, false, now);
         }
@@ -162,7 +199,9 @@ pub fn inner_packet_len(plain: &[u8]) -> Option<usize> {
     let first = *plain.first()?;
     let len = match first >> 4 {
         4 if plain.len() >= 20 => usize::from(u16::from_be_bytes([*plain.get(2)?, *plain.get(3)?])),
-        6 if plain.len() >= 40 => 40 + usize::from(u16::from_be_bytes([*plain.get(4)?, *plain.get(5)?])),
+        6 if plain.len() >= 40 => {
+            40 + usize::from(u16::from_be_bytes([*plain.get(4)?, *plain.get(5)?]))
+        }
         _ => return None,
     };
     (len <= plain.len() && len >= if first >> 4 == 4 { 20 } else { 40 }).then_some(len)

@@ -1,7 +1,6 @@
 //! Outbound path (whitepaper §5.4.6, §6.2): route a TUN packet by AllowedIPs, stage it while a
 //! handshake runs, seal it on the current keypair, and keep the session fresh.
 
-use std::sync::Arc;
 use super::{Device, Output};
 use crate::proto::allowedips::packet_dst;
 use crate::proto::constants::{AEAD_TAG_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
@@ -9,6 +8,7 @@ use crate::proto::keypair::Keypair;
 use crate::proto::messages::padded_len;
 use crate::proto::peer::PeerId;
 use crate::proto::time::Now;
+use std::sync::Arc;
 
 /// Permission to seal one packet for a peer: the keypair, its reserved nonce and the endpoint.
 /// Sealing needs no access to the device (see [`SendTicket::seal_into`]).
@@ -28,8 +28,10 @@ impl SendTicket {
     /// Seal `packet` into a new datagram (header, padded ciphertext, tag).
     pub fn seal_into(&self, packet: &[u8], mtu: usize) -> Option<Vec<u8>> {
         let len = packet.len();
-        let mut buf = vec![0u8; MESSAGE_TRANSPORT_HEADER_SIZE + padded_len(len, mtu) + AEAD_TAG_SIZE];
-        buf.get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..MESSAGE_TRANSPORT_HEADER_SIZE + len)?.copy_from_slice(packet);
+        let mut buf =
+            vec![0u8; MESSAGE_TRANSPORT_HEADER_SIZE + padded_len(len, mtu) + AEAD_TAG_SIZE];
+        buf.get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..MESSAGE_TRANSPORT_HEADER_SIZE + len)?
+            .copy_from_slice(packet);
         let n = self.keypair.seal(self.counter, &mut buf, len, mtu).ok()?;
         buf.truncate(n);
         Some(buf)
@@ -39,8 +41,12 @@ impl SendTicket {
 impl Device {
     /// A packet read from the TUN device: route it to its peer and send or stage it.
     pub fn handle_tun_packet(&mut self, packet: &[u8], now: Now) {
-        let Some(dst) = packet_dst(packet) else { return };
-        let Some(id) = self.allowed_ips.lookup(dst) else { return };
+        let Some(dst) = packet_dst(packet) else {
+            return;
+        };
+        let Some(id) = self.allowed_ips.lookup(dst) else {
+            return;
+        };
         if !self.up {
             return;
         }
@@ -65,14 +71,28 @@ impl Device {
             return None;
         }
         let counter = kp.next_nonce()?;
-        Some(SendTicket { peer: id, keypair: Arc::clone(kp), counter, to })
+        Some(SendTicket {
+            peer: id,
+            keypair: Arc::clone(kp),
+            counter,
+            to,
+        })
     }
 
     /// Account for a sealed datagram of `len` bytes (`is_data` false for a keepalive): timers,
     /// counters and the rekey check of §6.2.
-    pub fn note_sent(&mut self, id: PeerId, keypair: &Keypair, len: usize, is_data: bool, now: Now) {
+    pub fn note_sent(
+        &mut self,
+        id: PeerId,
+        keypair: &Keypair,
+        len: usize,
+        is_data: bool,
+        now: Now,
+    ) {
         let jitter = self.jitter();
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         p.tx_bytes += len as u64;
         p.timers.on_any_authenticated_packet_traversal(now.mono);
         p.timers.on_any_authenticated_packet_sent();
@@ -88,8 +108,12 @@ impl Device {
     pub(super) fn send_staged(&mut self, id: PeerId, now: Now) {
         let mtu = self.mtu;
         loop {
-            let Some(p) = self.peers.get_mut(&id) else { return };
-            let Some(packet) = p.staged.pop_front() else { return };
+            let Some(p) = self.peers.get_mut(&id) else {
+                return;
+            };
+            let Some(packet) = p.staged.pop_front() else {
+                return;
+            };
             let Some(ticket) = self.prepare_send(id, now) else {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.staged.push_front(packet);
@@ -97,20 +121,26 @@ impl Device {
                 self.send_initiation(id, false, now);
                 return;
             };
-            let Some(bytes) = ticket.seal_into(&packet, mtu) else { continue };
+            let Some(bytes) = ticket.seal_into(&packet, mtu) else {
+                continue;
+            };
             let len = bytes.len();
-            self.outbox.push_back(Output::Transmit { to: ticket.to, bytes });
+            self.outbox.push_back(Output::Transmit {
+                to: ticket.to,
+                bytes,
+            });
             self.note_sent(id, &ticket.keypair, len, !packet.is_empty(), now);
         }
     }
 
     /// Send a keepalive (an empty transport message), or stage one behind a handshake.
     pub(super) fn send_keepalive(&mut self, id: PeerId, now: Now) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         if p.staged.is_empty() {
             p.stage(Vec::new());
         }
         self.send_staged(id, now);
     }
-
 }

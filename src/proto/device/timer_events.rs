@@ -15,7 +15,11 @@ impl Device {
             .map(|p| p.id)
             .collect();
         for id in due {
-            while let Some(ev) = self.peers.get_mut(&id).and_then(|p| p.timers.take_expired(now.mono)) {
+            while let Some(ev) = self
+                .peers
+                .get_mut(&id)
+                .and_then(|p| p.timers.take_expired(now.mono))
+            {
                 self.on_timer(id, ev, now);
             }
         }
@@ -33,7 +37,11 @@ impl Device {
             TimerEvent::NewHandshake => self.send_initiation(id, false, now),
             TimerEvent::ZeroKeyMaterial => self.zero_peer(id),
             TimerEvent::PersistentKeepalive => {
-                if self.peers.get(&id).is_some_and(|p| p.timers.persistent_keepalive_interval > 0) {
+                if self
+                    .peers
+                    .get(&id)
+                    .is_some_and(|p| p.timers.persistent_keepalive_interval > 0)
+                {
                     self.send_keepalive(id, now);
                 }
             }
@@ -41,7 +49,9 @@ impl Device {
     }
 
     fn on_retransmit_handshake(&mut self, id: PeerId, now: Now) {
-        let Some(p) = self.peers.get_mut(&id) else { return };
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
         if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
             p.timers.on_handshake_gave_up(now.mono);
             p.staged.clear();
