@@ -1,6 +1,9 @@
 //! wgrs: a WireGuard-compatible userspace tunnel.
 //!
-//! Rings (see DESIGN.md): `proto` is the pure protocol core; `platform` holds OS code.
+//! Rings (see DESIGN.md §1): `proto` is the pure protocol core (no clock, no OS randomness,
+//! no I/O); `platform` holds OS code (the only place allowed `unsafe`).
 
+// House rule 1: only the I/O shell and the OS ring read clocks and OS randomness or sleep.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod platform;
 pub mod proto;
