@@ -5,5 +5,8 @@
 
 // House rule 1: only the I/O shell and the OS ring read clocks and OS randomness or sleep.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod driver;
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod platform;
 pub mod proto;
+pub mod uapi;

@@ -290,8 +290,8 @@ fn key_commands_with_arguments_print_wg_usage() {
 fn unknown_arguments_are_named_and_exit_1() {
     for (args, named) in [
         (&["--bogus"][..], "--bogus"),
-        (&["bogus"], "bogus"),
         (&["-Z"], "-Z"),
+        (&["-f", "wg0", "extra"], "extra"),
     ] {
         let out = run(WGRS, args, b"");
         assert_eq!(out.code, Some(1), "{args:?}: {out:?}");
@@ -299,6 +299,21 @@ fn unknown_arguments_are_named_and_exit_1() {
         assert!(
             out.stderr.contains(&format!("'{named}'")),
             "{args:?}: {}",
+            out.stderr
+        );
+    }
+    // A bare word is an interface name (wireguard-go's contract); a bad one is refused before
+    // anything is created.
+    for (name, why) in [
+        ("abcdefghijklmnop", "1 to 15 bytes"),
+        ("a/b", "characters"),
+        ("a b", "characters"),
+    ] {
+        let out = run(WGRS, &["-f", name], b"");
+        assert_eq!(out.code, Some(1), "{name}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!("'{name}'")) && out.stderr.contains(why),
+            "{}",
             out.stderr
         );
     }

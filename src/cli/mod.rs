@@ -18,11 +18,19 @@ use std::process::ExitCode;
     name = "wgrs",
     version = concat!("v", env!("CARGO_PKG_VERSION")),
     about = "A WireGuard-compatible userspace tunnel",
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true,
+    override_usage = "wgrs [-f|--foreground] INTERFACE-NAME\n       wgrs <COMMAND>"
 )]
 struct Cli {
+    /// Stay in the foreground instead of re-executing as a background daemon
+    #[arg(short = 'f', long = "foreground")]
+    foreground: bool,
+    /// Run the userspace WireGuard daemon for this interface (wireguard-go's contract)
+    #[arg(value_name = "INTERFACE-NAME")]
+    interface: Option<String>,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 /// The subcommands. Key commands mirror `wg genkey|genpsk|pubkey` byte for byte.
@@ -81,7 +89,18 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
-    match dispatch(cli.command) {
+    let command = match (cli.command, cli.interface) {
+        (Some(c), _) => c,
+        (None, Some(ifname)) => return wgrs::driver::daemon::run(&ifname, cli.foreground),
+        (None, None) => {
+            report(
+                &argv0,
+                &Failure::Message("missing INTERFACE-NAME (see --help)".into()),
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match dispatch(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             report(&argv0, &failure);
@@ -140,7 +159,10 @@ mod tests {
             &["wgrs", "pubkey", "-x", "y"],
         ] {
             let cli = Cli::try_parse_from(args).expect("parses");
-            assert!(dispatch_usage(cli.command).is_some(), "{args:?}");
+            assert!(
+                dispatch_usage(cli.command.expect("a subcommand")).is_some(),
+                "{args:?}"
+            );
         }
     }
 

@@ -1,9 +1,25 @@
 //! Operating-system code: the only place that reads OS randomness or may use `unsafe`.
+//!
+//! `Tun` and `Bind` are the two batch-shaped traits the driver does its packet I/O through,
+//! each with a kernel implementation and an in-memory one for tests without root.
 
+pub mod buf;
+mod memq;
 pub mod rng;
 #[cfg(unix)]
 pub mod signals;
 #[cfg(unix)]
 pub mod spawn;
+pub mod tun;
 #[cfg(unix)]
 pub mod uapi_socket;
+pub mod udp;
+mod wake;
+
+pub use buf::PacketBuf;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub use tun::OsTun;
+pub use tun::{MemTun, MemTunHandle, Tun};
+#[cfg(unix)]
+pub use udp::OsBind;
+pub use udp::{Bind, MemBind, MemNetwork, Outgoing, RecvMeta};

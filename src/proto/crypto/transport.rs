@@ -1,5 +1,5 @@
 //! Data-path ChaCha20-Poly1305 for transport messages (§5.4.6), behind a two-method trait:
-//! `ring` by default, RustCrypto with the `pure-rust` feature.
+//! `ring` by default, RustCrypto with the `pure-rust` feature or without the `ring` feature.
 
 use super::AeadError;
 use crate::proto::constants::{AEAD_TAG_SIZE, KEY_LEN};
@@ -22,10 +22,10 @@ fn nonce_bytes(counter: u64) -> [u8; 12] {
 }
 
 /// ring's ChaCha20-Poly1305.
-#[cfg(not(feature = "pure-rust"))]
+#[cfg(all(feature = "ring", not(feature = "pure-rust")))]
 pub struct RingCipher(ring::aead::LessSafeKey);
 
-#[cfg(not(feature = "pure-rust"))]
+#[cfg(all(feature = "ring", not(feature = "pure-rust")))]
 impl TransportCipher for RingCipher {
     fn new(key: &[u8; KEY_LEN]) -> Self {
         let k = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
@@ -89,10 +89,10 @@ impl TransportCipher for RustCryptoCipher {
 }
 
 /// The data-path cipher this build uses.
-#[cfg(not(feature = "pure-rust"))]
+#[cfg(all(feature = "ring", not(feature = "pure-rust")))]
 pub type TransportKey = RingCipher;
 /// The data-path cipher this build uses.
-#[cfg(feature = "pure-rust")]
+#[cfg(not(all(feature = "ring", not(feature = "pure-rust"))))]
 pub type TransportKey = RustCryptoCipher;
 
 #[cfg(test)]
@@ -123,7 +123,7 @@ mod tests {
         round_trip::<RustCryptoCipher>();
     }
 
-    #[cfg(not(feature = "pure-rust"))]
+    #[cfg(all(feature = "ring", not(feature = "pure-rust")))]
     #[test]
     fn ring_round_trip_and_cross_check() {
         round_trip::<RingCipher>();

@@ -1,0 +1,198 @@
+//! Inbound data path: UDP batches (GRO super-buffers split into datagrams) → handshake
+//! messages to the handshake worker; transport messages matched to keypairs under the device
+//! lock, opened in place outside it, checked (replay, AllowedIPs) under it, then written to
+//! the TUN as one batch.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+
+use super::shared::Shared;
+use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
+use crate::platform::udp::MAX_RECV_LEN;
+use crate::platform::{PacketBuf, RecvMeta};
+use crate::proto::constants::{MAX_CONTENT_SIZE, MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
+use crate::proto::device::{Output, ReceiveTicket, Received};
+use crate::proto::messages::{parse, Message};
+
+/// Receive buffers per batch.
+pub const BATCH: usize = 32;
+/// Datagrams handled per batch (GRO buffers hold several).
+const MAX_DATAGRAMS: usize = 256;
+
+/// A datagram located inside a receive buffer.
+#[derive(Clone, Copy)]
+struct Loc {
+    buf: usize,
+    start: usize,
+    len: usize,
+    src: SocketAddr,
+}
+
+/// A handshake message for the handshake worker.
+pub type HandshakeJob = (SocketAddr, Vec<u8>);
+
+struct Scratch {
+    bufs: Vec<PacketBuf>,
+    meta: Vec<RecvMeta>,
+    transport: Vec<Loc>,
+    tickets: Vec<Option<ReceiveTicket>>,
+    deliver: Vec<(usize, usize, usize)>,
+    tun_bufs: Vec<PacketBuf>,
+    outputs: Vec<Output>,
+}
+
+/// Run the inbound loop until the daemon stops.
+pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
+    let mut s = Scratch {
+        bufs: (0..BATCH)
+            .map(|_| PacketBuf::new(0, MAX_RECV_LEN))
+            .collect(),
+        meta: vec![RecvMeta::default(); BATCH],
+        transport: Vec::with_capacity(MAX_DATAGRAMS),
+        tickets: Vec::with_capacity(MAX_DATAGRAMS),
+        deliver: Vec::with_capacity(MAX_DATAGRAMS),
+        tun_bufs: (0..MAX_DATAGRAMS)
+            .map(|_| PacketBuf::new(TUN_HEADROOM, MAX_CONTENT_SIZE))
+            .collect(),
+        outputs: Vec::new(),
+    };
+    while !sh.stop.requested() {
+        let bind = sh.bind();
+        let n = match bind.recv_batch(&mut s.bufs, &mut s.meta, None) {
+            Ok(n) => n,
+            Err(e) if is_shutdown(&e) => continue, // rebound, or stopping: the loop condition decides
+            Err(e) => {
+                tracing::debug!("UDP receive: {e}");
+                continue;
+            }
+        };
+        classify(&sh, &mut s, n, &handshakes);
+        match_keypairs(&sh, &mut s);
+        open_all(&mut s);
+        complete_all(&sh, &mut s);
+        write_tun(&sh, &mut s);
+        sh.carry_out(&mut s.outputs);
+    }
+}
+
+/// Split buffers into datagrams: transport ones are kept, handshake ones queued.
+fn classify(sh: &Shared, s: &mut Scratch, n: usize, handshakes: &SyncSender<HandshakeJob>) {
+    s.transport.clear();
+    for (i, (buf, meta)) in s.bufs.iter().zip(&s.meta).enumerate().take(n) {
+        let mut start = 0;
+        for d in meta.segments(buf.packet()) {
+            let loc = Loc {
+                buf: i,
+                start,
+                len: d.len(),
+                src: meta.src,
+            };
+            start += d.len();
+            match d.first() {
+                Some(&MESSAGE_TRANSPORT) if s.transport.len() < MAX_DATAGRAMS => {
+                    s.transport.push(loc)
+                }
+                Some(1..=3) => {
+                    // Count first, so the worker never sees the backlog below zero.
+                    sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
+                    if handshakes.try_send((meta.src, d.to_vec())).is_err() {
+                        sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Under the device lock: find each transport message's keypair.
+fn match_keypairs(sh: &Shared, s: &mut Scratch) {
+    s.tickets.clear();
+    if s.transport.is_empty() {
+        return;
+    }
+    let now = sh.clock.now();
+    let dev = sh.device();
+    for loc in &s.transport {
+        let bytes = s
+            .bufs
+            .get(loc.buf)
+            .and_then(|b| b.packet().get(loc.start..loc.start + loc.len));
+        let ticket = match bytes.map(parse) {
+            Some(Ok(Message::Transport(h, _))) => dev.prepare_receive(h, now).ok(),
+            _ => None,
+        };
+        s.tickets.push(ticket);
+    }
+}
+
+/// Outside any lock: decrypt in place; a failure clears the ticket.
+fn open_all(s: &mut Scratch) {
+    for (loc, ticket) in s.transport.iter_mut().zip(s.tickets.iter_mut()) {
+        let Some(t) = ticket else { continue };
+        let Some(buf) = s.bufs.get_mut(loc.buf) else {
+            continue;
+        };
+        let body = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE..loc.start + loc.len;
+        match buf
+            .packet_mut()
+            .get_mut(body)
+            .map(|b| t.keypair.open(t.counter, b))
+        {
+            Some(Ok(plain)) => loc.len = plain, // now the plaintext length after the header
+            _ => *ticket = None,
+        }
+    }
+}
+
+/// Under the device lock: replay window, session confirmation, timers, roaming, AllowedIPs.
+fn complete_all(sh: &Shared, s: &mut Scratch) {
+    s.deliver.clear();
+    if s.tickets.iter().all(Option::is_none) {
+        return;
+    }
+    let now = sh.clock.now();
+    let mut dev = sh.device();
+    for (loc, ticket) in s.transport.iter().zip(&s.tickets) {
+        let Some(t) = ticket else { continue };
+        let start = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE;
+        let Some(plain) = s
+            .bufs
+            .get(loc.buf)
+            .and_then(|b| b.packet().get(start..start + loc.len))
+        else {
+            continue;
+        };
+        let wire_len =
+            MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + crate::proto::constants::AEAD_TAG_SIZE;
+        match dev.complete_receive(t, loc.src, plain, wire_len, now) {
+            Ok(Received::Packet(len)) => s.deliver.push((loc.buf, start, len)),
+            Ok(Received::Keepalive) => {}
+            Err(e) => tracing::trace!("dropped transport packet from {}: {e:?}", loc.src),
+        }
+    }
+    sh.take_outputs(&mut dev, &mut s.outputs);
+}
+
+/// Copy delivered packets into TUN buffers and write them as one batch.
+fn write_tun(sh: &Shared, s: &mut Scratch) {
+    let mut k = 0;
+    for &(buf, start, len) in &s.deliver {
+        let (Some(src), Some(dst)) = (s.bufs.get(buf), s.tun_bufs.get_mut(k)) else {
+            break;
+        };
+        dst.reset(TUN_HEADROOM);
+        if let Some(p) = src.packet().get(start..start + len) {
+            if dst.set_packet(p).is_ok() {
+                k += 1;
+            }
+        }
+    }
+    if k > 0 {
+        if let Err(e) = sh.tun.send_batch(&mut s.tun_bufs[..k]) {
+            tracing::debug!("TUN write: {e}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The I/O shell: threads that move packets between the TUN device, the UDP sockets and the
+//! pure protocol core, the UAPI server, timers, and the wireguard-go process contract. The
+//! only ring besides `platform` that reads clocks and OS randomness.
+
+pub mod clock;
+pub mod daemon;
+pub mod inbound;
+pub mod outbound;
+pub mod shared;
+pub mod uapi_server;
+pub mod workers;
+
+use std::io;
+use std::os::unix::net::UnixListener;
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+
+pub use shared::{Shared, StopReason};
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+}
+
+/// Start the data path, handshake, timer and UAPI threads for a configured device.
+pub fn start(sh: &Arc<Shared>, listener: UnixListener) -> io::Result<()> {
+    let (tx, rx) = sync_channel(workers::HANDSHAKE_QUEUE);
+    let s = Arc::clone(sh);
+    spawn("wgrs-handshake", move || workers::run_handshakes(s, rx))?;
+    let s = Arc::clone(sh);
+    spawn("wgrs-timers", move || workers::run_timers(s))?;
+    let s = Arc::clone(sh);
+    spawn("wgrs-udp-rx", move || inbound::run(s, tx))?;
+    let s = Arc::clone(sh);
+    spawn("wgrs-tun-rx", move || outbound::run(s))?;
+    let s = Arc::clone(sh);
+    spawn("wgrs-uapi", move || uapi_server::serve(s, listener))?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Outbound data path: TUN batches → route and reserve nonces under the device lock → seal
+//! outside it into one arena → UDP send, coalescing equal-size datagrams to one peer for GSO.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::shared::{Shared, StopReason};
+use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
+use crate::platform::{Outgoing, PacketBuf};
+use crate::proto::constants::{AEAD_TAG_SIZE, MAX_CONTENT_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
+use crate::proto::device::{Output, SendTicket};
+use crate::proto::messages::padded_len;
+
+/// Packets read from the TUN per batch.
+pub const BATCH: usize = 64;
+
+/// One sealed datagram in the arena.
+struct Sealed {
+    ticket: SendTicket,
+    range: Range<usize>,
+    is_data: bool,
+}
+
+/// Reusable buffers of the outbound thread (allocated once).
+struct Scratch {
+    bufs: Vec<PacketBuf>,
+    tickets: Vec<(usize, SendTicket)>,
+    sealed: Vec<Sealed>,
+    arena: Vec<u8>,
+    outputs: Vec<Output>,
+}
+
+/// Run the outbound loop until the TUN fails or the daemon stops.
+pub fn run(sh: Arc<Shared>) {
+    let mut s = Scratch {
+        bufs: (0..BATCH)
+            .map(|_| PacketBuf::new(TUN_HEADROOM, MAX_CONTENT_SIZE))
+            .collect(),
+        tickets: Vec::with_capacity(BATCH),
+        sealed: Vec::with_capacity(BATCH),
+        arena: Vec::with_capacity(BATCH * 1600),
+        outputs: Vec::new(),
+    };
+    loop {
+        let n = match sh.tun.recv_batch(&mut s.bufs, None) {
+            Ok(n) => n,
+            Err(e) if is_shutdown(&e) => return,
+            Err(e) => {
+                sh.stop.request(StopReason::TunGone(e.to_string()));
+                return;
+            }
+        };
+        let mtu = sh
+            .tun
+            .mtu()
+            .map(|m| m as usize)
+            .unwrap_or(crate::proto::constants::DEFAULT_MTU);
+        route_batch(&sh, &mut s, n);
+        seal_batch(&mut s, mtu);
+        send_batch(&sh, &s);
+        account_batch(&sh, &mut s);
+        sh.carry_out(&mut s.outputs);
+    }
+}
+
+/// Under the device lock: reserve a nonce per packet, or stage it behind a handshake.
+fn route_batch(sh: &Shared, s: &mut Scratch, n: usize) {
+    let now = sh.clock.now();
+    s.tickets.clear();
+    let mut dev = sh.device();
+    for (i, buf) in s.bufs.iter().enumerate().take(n) {
+        let packet = buf.packet();
+        let Some(peer) = dev.route(packet) else {
+            continue;
+        };
+        match dev.prepare_send(peer, now) {
+            Some(t) => s.tickets.push((i, t)),
+            None => dev.handle_tun_packet(packet, now),
+        }
+    }
+    sh.take_outputs(&mut dev, &mut s.outputs);
+}
+
+/// Outside any lock: seal every reserved packet into the arena.
+fn seal_batch(s: &mut Scratch, mtu: usize) {
+    s.arena.clear();
+    s.sealed.clear();
+    for (i, ticket) in s.tickets.drain(..) {
+        let Some(packet) = s.bufs.get(i).map(PacketBuf::packet) else {
+            continue;
+        };
+        let len = packet.len();
+        let total = MESSAGE_TRANSPORT_HEADER_SIZE + padded_len(len, mtu) + AEAD_TAG_SIZE;
+        let start = s.arena.len();
+        s.arena.resize(start + total, 0);
+        let Some(dst) = s.arena.get_mut(start..start + total) else {
+            continue;
+        };
+        dst[MESSAGE_TRANSPORT_HEADER_SIZE..MESSAGE_TRANSPORT_HEADER_SIZE + len]
+            .copy_from_slice(packet);
+        match ticket.keypair.seal(ticket.counter, dst, len, mtu) {
+            Ok(_) => s.sealed.push(Sealed {
+                ticket,
+                range: start..start + total,
+                is_data: len > 0,
+            }),
+            Err(_) => s.arena.truncate(start),
+        }
+    }
+}
+
+/// Send the arena: runs of equal-size datagrams to one destination go out as one GSO send.
+fn send_batch(sh: &Shared, s: &Scratch) {
+    if s.sealed.is_empty() {
+        return;
+    }
+    let bind = sh.bind();
+    let max = bind.max_gso_segments().max(1);
+    let mut out: Vec<Outgoing<'_>> = Vec::with_capacity(s.sealed.len());
+    let mut i = 0;
+    while let Some(first) = s.sealed.get(i) {
+        let (dst, size) = (first.ticket.to, first.range.len());
+        let mut end = first.range.end;
+        let mut count = 1;
+        while let Some(next) = s.sealed.get(i + count) {
+            let fits = next.ticket.to == dst && next.range.start == end && next.range.len() <= size;
+            if !fits || count >= max {
+                break;
+            }
+            end = next.range.end;
+            count += 1;
+            if next.range.len() < size {
+                break; // a shorter datagram may only end a GSO run
+            }
+        }
+        out.push(outgoing(dst, &s.arena[first.range.start..end], size, count));
+        i += count;
+    }
+    if let Err(e) = bind.send_batch(&out) {
+        tracing::debug!("UDP send: {e}");
+    }
+}
+
+fn outgoing(dst: SocketAddr, contents: &[u8], size: usize, count: usize) -> Outgoing<'_> {
+    Outgoing {
+        dst,
+        contents,
+        segment_size: (count > 1).then_some(size),
+        src_ip: None,
+    }
+}
+
+/// Under the device lock: timers, counters and rekey checks for what was sent.
+fn account_batch(sh: &Shared, s: &mut Scratch) {
+    if s.sealed.is_empty() {
+        return;
+    }
+    let now = sh.clock.now();
+    let mut dev = sh.device();
+    for sealed in &s.sealed {
+        let t = &sealed.ticket;
+        dev.note_sent(t.peer, &t.keypair, sealed.range.len(), sealed.is_data, now);
+    }
+    sh.take_outputs(&mut dev, &mut s.outputs);
+}

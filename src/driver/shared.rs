@@ -1,0 +1,183 @@
+//! State the driver's threads share: the device behind its lock, the TUN and UDP endpoints,
+//! the timer signal and the shutdown signal. Device outputs are carried out here.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use super::clock::Clock;
+use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
+use crate::proto::device::{Device, Output};
+
+/// Why the daemon stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT/SIGTERM/SIGHUP.
+    Signal(&'static str),
+    /// The UAPI socket file was deleted.
+    SocketDeleted,
+    /// The TUN device failed or was deleted.
+    TunGone(String),
+    /// Another fatal error.
+    Fatal(String),
+}
+
+/// A one-shot, first-reason-wins stop signal.
+#[derive(Default)]
+pub struct Stop {
+    reason: Mutex<Option<StopReason>>,
+    cv: Condvar,
+}
+
+impl Stop {
+    /// Request a stop (the first reason is kept).
+    pub fn request(&self, r: StopReason) {
+        let mut g = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            *g = Some(r);
+            self.cv.notify_all();
+        }
+    }
+    /// True once a stop was requested.
+    pub fn requested(&self) -> bool {
+        self.reason.lock().map(|g| g.is_some()).unwrap_or(true)
+    }
+    /// Block until a stop is requested.
+    pub fn wait(&self) -> StopReason {
+        let mut g = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(r) = g.clone() {
+                return r;
+            }
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Wakes the timer thread when an earlier deadline appears.
+#[derive(Default)]
+pub struct TimerSignal {
+    /// The deadline the timer thread sleeps towards (`None` = forever).
+    pub target: Mutex<Option<Duration>>,
+    /// Notified when `target` should be recomputed.
+    pub cv: Condvar,
+}
+
+/// Everything the threads share.
+pub struct Shared {
+    device: Mutex<Device>,
+    /// The TUN device.
+    pub tun: Arc<dyn Tun>,
+    bind: RwLock<Arc<dyn Bind>>,
+    /// Clock.
+    pub clock: Clock,
+    /// Timer thread wake-up.
+    pub timer: TimerSignal,
+    /// Stop signal.
+    pub stop: Stop,
+    /// Handshake messages waiting for the handshake worker.
+    pub handshake_backlog: AtomicUsize,
+    /// The configured fwmark (0 = none).
+    pub fwmark: std::sync::atomic::AtomicU32,
+    bind_factory: BindFactory,
+}
+
+/// Opens the UDP endpoint for a listen port (0 = any free port).
+pub type BindFactory = Box<dyn Fn(u16) -> std::io::Result<Arc<dyn Bind>> + Send + Sync>;
+
+impl Shared {
+    /// Shared state around a configured device and its endpoints.
+    pub fn new(
+        device: Device,
+        tun: Arc<dyn Tun>,
+        bind: Arc<dyn Bind>,
+        bind_factory: BindFactory,
+    ) -> Self {
+        Self {
+            device: Mutex::new(device),
+            tun,
+            bind: RwLock::new(bind),
+            clock: Clock::default(),
+            timer: TimerSignal::default(),
+            stop: Stop::default(),
+            handshake_backlog: AtomicUsize::new(0),
+            fwmark: std::sync::atomic::AtomicU32::new(0),
+            bind_factory,
+        }
+    }
+
+    /// Open a new UDP endpoint on `port`.
+    pub fn make_bind(&self, port: u16) -> std::io::Result<Arc<dyn Bind>> {
+        (self.bind_factory)(port)
+    }
+
+    /// Lock the device. A poisoned lock (a panic elsewhere) is fatal for the daemon.
+    pub fn device(&self) -> MutexGuard<'_, Device> {
+        match self.device.lock() {
+            Ok(g) => g,
+            Err(p) => {
+                self.stop
+                    .request(StopReason::Fatal("device lock poisoned".into()));
+                p.into_inner()
+            }
+        }
+    }
+
+    /// The current UDP bind.
+    pub fn bind(&self) -> Arc<dyn Bind> {
+        Arc::clone(&self.bind.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Replace the UDP bind (listen port change); the old one is shut down so its readers move on.
+    pub fn replace_bind(&self, new: Arc<dyn Bind>) {
+        let old = std::mem::replace(
+            &mut *self.bind.write().unwrap_or_else(|e| e.into_inner()),
+            new,
+        );
+        old.shutdown();
+    }
+
+    /// After a device call: take its outputs and wake the timer thread if a deadline moved
+    /// earlier. Call with the device still locked; carry the outputs out after unlocking.
+    pub fn take_outputs(&self, dev: &mut Device, out: &mut Vec<Output>) {
+        out.extend(dev.drain_outputs());
+        let next = dev.poll_timeout();
+        let mut target = self.timer.target.lock().unwrap_or_else(|e| e.into_inner());
+        let earlier = match (next, *target) {
+            (Some(n), Some(t)) => n < t,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if earlier {
+            *target = next;
+            self.timer.cv.notify_one();
+        }
+    }
+
+    /// Send datagrams and write TUN packets the device asked for (control path: allocates).
+    pub fn carry_out(&self, outputs: &mut Vec<Output>) {
+        if outputs.is_empty() {
+            return;
+        }
+        let bind = self.bind();
+        let mut tun_packets = Vec::new();
+        for o in outputs.drain(..) {
+            match o {
+                Output::Transmit { to, bytes } => {
+                    if let Err(e) = bind.send_batch(&[Outgoing::one(to, &bytes)]) {
+                        tracing::debug!("send to {to}: {e}");
+                    }
+                }
+                Output::TunWrite(p) => tun_packets.push(PacketBuf::from_packet(
+                    crate::platform::tun::TUN_HEADROOM,
+                    &p,
+                )),
+            }
+        }
+        if !tun_packets.is_empty() {
+            if let Err(e) = self.tun.send_batch(&mut tun_packets) {
+                tracing::debug!("TUN write: {e}");
+            }
+        }
+    }
+}

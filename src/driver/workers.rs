@@ -1,0 +1,70 @@
+//! The handshake worker (Noise steps are slow: they run off the data path, and the queue's
+//! length is the device's under-load signal) and the timer thread (sleeps until the next
+//! deadline; an idle device has none, so it never wakes).
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use super::inbound::HandshakeJob;
+use super::shared::Shared;
+
+/// Handshake messages queued at most (wireguard-go's QueueHandshakeSize).
+pub const HANDSHAKE_QUEUE: usize = 1024;
+
+/// Process queued handshake messages until the queue's senders are gone.
+pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
+    let mut outputs = Vec::new();
+    for (from, bytes) in rx {
+        let backlog = sh
+            .handshake_backlog
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        let now = sh.clock.now();
+        {
+            let mut dev = sh.device();
+            dev.set_handshake_queue_len(backlog);
+            if let Err(e) = dev.handle_datagram(from, &bytes, now) {
+                tracing::debug!("handshake message from {from} dropped: {e:?}");
+            }
+            sh.take_outputs(&mut dev, &mut outputs);
+        }
+        sh.carry_out(&mut outputs);
+        if sh.stop.requested() {
+            return;
+        }
+    }
+}
+
+/// Fire device timers at their deadlines until the daemon stops.
+pub fn run_timers(sh: Arc<Shared>) {
+    let mut outputs = Vec::new();
+    while !sh.stop.requested() {
+        let mut dev = sh.device();
+        let now = sh.clock.now();
+        if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
+            dev.handle_timeout(now);
+            outputs.extend(dev.drain_outputs());
+        }
+        let next = dev.poll_timeout();
+        // Publish the target while still holding the device lock, so an earlier deadline set
+        // by another thread right after is seen by `Shared::take_outputs` and wakes us.
+        let mut target = sh.timer.target.lock().unwrap_or_else(|e| e.into_inner());
+        *target = next;
+        drop(dev);
+        if !outputs.is_empty() {
+            drop(target);
+            sh.carry_out(&mut outputs);
+            continue;
+        }
+        match next {
+            None => drop(sh.timer.cv.wait(target)),
+            Some(t) => {
+                let wait = t.saturating_sub(sh.clock.now().mono);
+                if !wait.is_zero() {
+                    drop(sh.timer.cv.wait_timeout(target, wait));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The `Tun` trait: batch-shaped packet I/O with the local network stack, and its implementations.
+//!
+//! Implementations: [`OsTun`] (Linux TUN and macOS utun, via `tun-rs`) and [`MemTun`] (in-memory,
+//! for tests without root).
+//!
+//! # Contract
+//! * `recv_batch` blocks until at least one packet is available, then returns as many as are
+//!   ready (up to `bufs.len()`) without blocking again. Each packet is written at its buffer's
+//!   current headroom; `Ok(0)` means the timeout passed.
+//! * An error from `recv_batch` is the driver's exit trigger: the device is gone or broken (on
+//!   Linux, `ip link del` makes a blocked read fail with `EBADFD`, see [`OsTun`]), or
+//!   [`Tun::shutdown`] was called (`ErrorKind::ConnectionAborted`).
+//! * `send_batch` hands every packet to the OS. A packet the OS rejects (say, not IPv4/IPv6)
+//!   does not stop the others: the first error is returned after all were tried.
+//!
+//! # Room for offloads
+//! A later Linux implementation with `IFF_VNET_HDR` (TSO/USO super-packets, as wireguard-go
+//! does) fits this shape without changing callers:
+//! * one read may yield a 64 KiB super-packet that the implementation splits into several
+//!   [`PacketBuf`]s, so `recv_batch` may return more packets than it made syscalls;
+//! * `send_batch` takes `&mut [PacketBuf]` so that it can coalesce packets of one flow into the
+//!   tailroom of the first and prepend the 10-byte `virtio_net_hdr` into the headroom, without
+//!   copying. Callers therefore keep at least [`TUN_HEADROOM`] bytes of headroom (the WireGuard
+//!   data path already keeps 16 for the transport header) and treat the buffers' contents as
+//!   unspecified after `send_batch`.
+
+use super::buf::PacketBuf;
+use std::io;
+use std::time::Duration;
+
+mod mem;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod os;
+
+pub use mem::{MemTun, MemTunHandle};
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub use os::OsTun;
+
+/// The default interface MTU: 1500 minus WireGuard's 80 bytes of worst-case (IPv6) overhead.
+pub const DEFAULT_MTU: u32 = 1420;
+
+/// Headroom callers should leave in front of packets handed to a `Tun` (room for a
+/// `virtio_net_hdr` today, and for the 16-byte transport header in the data path).
+pub const TUN_HEADROOM: usize = 16;
+
+/// Packet I/O with the local network stack, one batch at a time.
+pub trait Tun: Send + Sync {
+    /// Read up to `bufs.len()` packets, each written at its buffer's current headroom (the
+    /// rest of the buffer must hold an MTU-sized packet, or the packet is truncated). Blocks
+    /// until at least one packet is read, `timeout` passes (`Ok(0)`), or shutdown (`Err`).
+    /// `Some(Duration::ZERO)` polls without blocking.
+    fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize>;
+
+    /// Write every packet to the OS; returns how many were written, or the first error after
+    /// all were tried. Buffers may be modified (see the module docs on offloads).
+    fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize>;
+
+    /// The interface name (on macOS the kernel picks it: `utunN`).
+    fn name(&self) -> io::Result<String>;
+
+    /// The interface MTU as the OS reports it now.
+    fn mtu(&self) -> io::Result<u32>;
+
+    /// Wake every blocked `recv_batch`/`send_batch` and make them, and all later calls, fail
+    /// with `ErrorKind::ConnectionAborted`. Idempotent.
+    fn shutdown(&self);
+}
+
+/// True if `e` is the error a `Tun` or `Bind` returns after its own `shutdown()`.
+pub fn is_shutdown(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::ConnectionAborted
+}
+
+fn check_mtu(mtu: u32) -> io::Result<u16> {
+    // 68 is the IPv4 minimum (RFC 791) and the smallest MTU Linux accepts for a TUN.
+    u16::try_from(mtu)
+        .ok()
+        .filter(|m| *m >= 68)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "MTU out of range"))
+}

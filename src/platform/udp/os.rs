@@ -1,0 +1,346 @@
+//! `OsBind`: one IPv4 and one IPv6 (IPV6_V6ONLY) UDP socket on the same port, driven through
+//! `quinn-udp` (recvmmsg batches, UDP GSO sends, GRO receives) behind the `Bind` trait.
+//!
+//! Like wireguard-go: port 0 picks a port for IPv4 and binds IPv6 to the same one, retrying
+//! when that is taken; a missing address family (EAFNOSUPPORT) is skipped. Each socket is set
+//! up in `socket.rs` (7 MiB buffers, system path-MTU behaviour).
+
+use super::socket::{family_missing, local_port, open, Sock};
+use super::{Bind, Outgoing, PacketBuf, RecvMeta, MAX_RECV_LEN, MAX_UDP_PAYLOAD};
+use crate::platform::wake::{deadline, wait, Shutdown, Wait};
+use nix::poll::PollFlags;
+use quinn_udp::{Transmit, BATCH_SIZE};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Attempts to find a port free on both families when asked for port 0.
+const BIND_RETRIES: usize = 100;
+
+/// A dual-stack UDP bind on one port.
+pub struct OsBind {
+    v4: Option<Sock>,
+    v6: Option<Sock>,
+    port: u16,
+    fwmark: AtomicU32,
+    shutdown: Shutdown,
+}
+
+impl std::fmt::Debug for OsBind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OsBind")
+            .field("port", &self.port)
+            .field("v4", &self.v4.is_some())
+            .field("v6", &self.v6.is_some())
+            .finish()
+    }
+}
+
+/// What sendmsg answers for an IP_PKTINFO source that is not (or no longer) local: EINVAL
+/// (wireguard-go retries on it), or ENETUNREACH (Linux 6.18, measured) / EADDRNOTAVAIL.
+fn bad_source(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EADDRNOTAVAIL | libc::ENETUNREACH)
+    )
+}
+
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+/// ICMP-induced errors a UDP receive may report; they concern some earlier send, not this
+/// socket, so the receive is simply retried.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::ECONNRESET | libc::EHOSTUNREACH | libc::ENETUNREACH)
+    )
+}
+
+impl OsBind {
+    /// Bind UDP `port` (0: any free port) on all IPv4 and IPv6 addresses.
+    pub fn bind(port: u16) -> io::Result<Self> {
+        let mut last = io::Error::from(io::ErrorKind::AddrInUse);
+        for _ in 0..BIND_RETRIES {
+            match Self::try_bind(port) {
+                Err(e) if port == 0 && e.kind() == io::ErrorKind::AddrInUse => last = e,
+                r => return r,
+            }
+        }
+        Err(last)
+    }
+
+    fn try_bind(port: u16) -> io::Result<Self> {
+        let v4 = match open(false, port) {
+            Ok(s) => Some(s),
+            Err(e) if family_missing(&e) => None,
+            Err(e) => return Err(e),
+        };
+        let port = match &v4 {
+            Some(s) => local_port(s)?,
+            None => port,
+        };
+        let v6 = match open(true, port) {
+            Ok(s) => Some(s),
+            Err(e) if family_missing(&e) && v4.is_some() => None,
+            Err(e) => return Err(e),
+        };
+        let port = match (&v4, &v6) {
+            (None, Some(s)) => local_port(s)?,
+            _ => port,
+        };
+        Ok(Self {
+            v4,
+            v6,
+            port,
+            fwmark: AtomicU32::new(0),
+            shutdown: Shutdown::new()?,
+        })
+    }
+
+    fn socks(&self) -> impl Iterator<Item = &Sock> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+
+    /// `SO_MARK` as the kernel reports it for each socket (IPv4 first).
+    #[cfg(target_os = "linux")]
+    pub fn socket_marks(&self) -> io::Result<Vec<u32>> {
+        use nix::sys::socket::{getsockopt, sockopt};
+        self.socks()
+            .map(|s| Ok(getsockopt(&s.socket, sockopt::Mark)?))
+            .collect()
+    }
+
+    /// The mark last set with `set_fwmark`.
+    pub fn fwmark(&self) -> u32 {
+        self.fwmark.load(Ordering::Relaxed)
+    }
+
+    /// (receive, send) buffer sizes as the kernel reports them (Linux doubles the request).
+    pub fn buffer_sizes(&self) -> io::Result<Vec<(usize, usize)>> {
+        self.socks()
+            .map(|s| Ok((s.socket.recv_buffer_size()?, s.socket.send_buffer_size()?)))
+            .collect()
+    }
+
+    /// How many datagrams one receive may coalesce (1: no GRO).
+    pub fn gro_segments(&self) -> usize {
+        self.socks()
+            .map(|s| s.state.gro_segments())
+            .min()
+            .unwrap_or(1)
+    }
+
+    /// One recvmmsg on `sock` into up to `BATCH_SIZE` buffers.
+    fn recv_from(sock: &Sock, bufs: &mut [PacketBuf], meta: &mut [RecvMeta]) -> io::Result<usize> {
+        let count = bufs.len().min(meta.len()).min(BATCH_SIZE);
+        if count == 0 {
+            return Ok(0);
+        }
+        let mut qmeta = [quinn_udp::RecvMeta::default(); BATCH_SIZE];
+        let n = {
+            let mut slices: [IoSliceMut<'_>; BATCH_SIZE] =
+                std::array::from_fn(|_| IoSliceMut::new(&mut []));
+            for (s, b) in slices.iter_mut().zip(bufs.iter_mut()) {
+                *s = IoSliceMut::new(b.spare_mut());
+            }
+            loop {
+                let r = sock.state.recv(
+                    (&sock.socket).into(),
+                    &mut slices[..count],
+                    &mut qmeta[..count],
+                );
+                match r {
+                    Ok(n) => break n.min(count),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted || transient(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        for ((b, m), q) in bufs.iter_mut().zip(meta.iter_mut()).zip(&qmeta).take(n) {
+            b.set_len(q.len)?;
+            *m = RecvMeta {
+                src: canonical(q.addr),
+                len: q.len,
+                stride: if q.stride == 0 { q.len } else { q.stride },
+                local_ip: q.dst_ip.map(|ip| ip.to_canonical()),
+            };
+        }
+        Ok(n)
+    }
+
+    /// Hand one transmit to the kernel, waiting (interruptibly) while the buffer is full.
+    fn transmit(&self, sock: &Sock, t: &Transmit<'_>) -> io::Result<()> {
+        loop {
+            if self.shutdown.is_triggered() {
+                return Err(Shutdown::error());
+            }
+            match sock.state.try_send((&sock.socket).into(), t) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let fds = [(sock.socket.as_fd(), PollFlags::POLLOUT)];
+                    if wait(&fds, &self.shutdown, None)? == Wait::Shutdown {
+                        return Err(Shutdown::error());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Send `o`; if the OS refuses its source address (gone since it was learnt), send it
+    /// again from wherever routing says, as wireguard-go does.
+    fn send_one(&self, o: &Outgoing<'_>) -> io::Result<()> {
+        match self.send_from(o, o.src_ip) {
+            Err(e) if o.src_ip.is_some() && bad_source(&e) => self.send_from(o, None),
+            r => r,
+        }
+    }
+
+    fn send_from(&self, o: &Outgoing<'_>, src_ip: Option<IpAddr>) -> io::Result<()> {
+        let dst = canonical(o.dst);
+        let src_ip = src_ip
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| ip.is_ipv4() == dst.is_ipv4());
+        let sock = if dst.is_ipv4() { &self.v4 } else { &self.v6 };
+        let sock = sock
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+        let one = |contents: &[u8], segment_size: Option<usize>| {
+            let t = Transmit {
+                destination: dst,
+                ecn: None,
+                contents,
+                segment_size,
+                src_ip,
+            };
+            self.transmit(sock, &t)
+        };
+        let seg = match o.segment_size {
+            Some(s) if s > 0 && s < o.contents.len() => s,
+            _ => return one(o.contents, None),
+        };
+        if seg > MAX_UDP_PAYLOAD {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        }
+        let per_call = sock
+            .state
+            .max_gso_segments()
+            .min(MAX_UDP_PAYLOAD / seg)
+            .max(1);
+        for chunk in o.contents.chunks(seg * per_call) {
+            if per_call > 1 && chunk.len() > seg {
+                match one(chunk, Some(seg)) {
+                    Ok(()) => continue,
+                    // quinn-udp turns GSO off after EIO/EINVAL: resend this chunk one by one.
+                    Err(_) if sock.state.max_gso_segments() == 1 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for d in chunk.chunks(seg) {
+                one(d, None)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Bind for OsBind {
+    fn recv_batch(
+        &self,
+        bufs: &mut [PacketBuf],
+        meta: &mut [RecvMeta],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let max = bufs.len().min(meta.len());
+        // The kernel cuts a GRO batch to the buffer and drops the rest of it (measured on
+        // Linux 6.18: a 2048-byte buffer got one datagram and a 596-byte stump of eleven).
+        let need = if self.gro_segments() > 1 {
+            MAX_RECV_LEN
+        } else {
+            1
+        };
+        if bufs.iter().take(max).any(|b| b.spare_len() < need) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "receive buffers too small (GRO needs MAX_RECV_LEN bytes each)",
+            ));
+        }
+        let deadline = deadline(timeout);
+        loop {
+            if self.shutdown.is_triggered() {
+                return Err(Shutdown::error());
+            }
+            let mut n = 0;
+            for sock in self.socks() {
+                n += Self::recv_from(sock, &mut bufs[n..max], &mut meta[n..max])?;
+            }
+            if n > 0 || max == 0 {
+                return Ok(n);
+            }
+            let fds: Vec<_> = self
+                .socks()
+                .map(|s| (s.socket.as_fd(), PollFlags::POLLIN))
+                .collect();
+            match wait(&fds, &self.shutdown, deadline)? {
+                Wait::Ready(_) => {}
+                Wait::TimedOut => return Ok(0),
+                Wait::Shutdown => return Err(Shutdown::error()),
+            }
+        }
+    }
+
+    fn send_batch(&self, batch: &[Outgoing<'_>]) -> io::Result<usize> {
+        let mut sent = 0;
+        let mut first_err = None;
+        for o in batch {
+            match self.send_one(o) {
+                Ok(()) => sent += 1,
+                Err(e) if crate::platform::tun::is_shutdown(&e) => return Err(e),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if self.shutdown.is_triggered() {
+            return Err(Shutdown::error());
+        }
+        first_err.map_or(Ok(sent), Err)
+    }
+
+    fn local_port(&self) -> u16 {
+        self.port
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set_fwmark(&self, mark: u32) -> io::Result<()> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        for s in self.socks() {
+            setsockopt(&s.socket, sockopt::Mark, &mark)?;
+        }
+        self.fwmark.store(mark, Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn set_fwmark(&self, mark: u32) -> io::Result<()> {
+        // No SO_MARK on macOS; wireguard-go's SetMark is a no-op there too.
+        self.fwmark.store(mark, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn max_gso_segments(&self) -> usize {
+        self.socks()
+            .map(|s| s.state.max_gso_segments())
+            .min()
+            .unwrap_or(1)
+    }
+
+    fn shutdown(&self) {
+        self.shutdown.trigger();
+    }
+}

@@ -1,0 +1,168 @@
+//! Waiting for file descriptors with a deadline, interruptible by a permanent shutdown signal.
+//!
+//! A `Shutdown` is a self-pipe plus a flag. Once triggered it stays readable forever, so every
+//! current and future wait returns at once (level-triggered): a driver thread can never miss it.
+
+#![allow(clippy::disallowed_methods)] // platform ring: deadlines need the monotonic clock
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A one-way, permanent "stop waiting" signal that can also be polled as a file descriptor.
+#[derive(Debug)]
+pub(crate) struct Shutdown {
+    rx: OwnedFd,
+    tx: OwnedFd,
+    flag: AtomicBool,
+}
+
+fn nonblocking_cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use nix::fcntl::OFlag;
+        Ok(nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+        let (rx, tx) = nix::unistd::pipe()?;
+        for fd in [&rx, &tx] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+            fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+        }
+        Ok((rx, tx))
+    }
+}
+
+impl Shutdown {
+    pub(crate) fn new() -> io::Result<Self> {
+        let (rx, tx) = nonblocking_cloexec_pipe()?;
+        Ok(Self {
+            rx,
+            tx,
+            flag: AtomicBool::new(false),
+        })
+    }
+
+    /// Trigger the signal (idempotent). Wakes every waiter, now and later.
+    pub(crate) fn trigger(&self) {
+        if !self.flag.swap(true, Ordering::SeqCst) {
+            // The pipe is empty and never drained, so one byte always fits; an error here
+            // could only mean the pipe is already readable, which is what we want anyway.
+            let _ = nix::unistd::write(&self.tx, &[1u8]);
+        }
+    }
+
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The error returned by I/O calls on a shut-down Tun or Bind.
+    pub(crate) fn error() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionAborted, "shut down")
+    }
+}
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Bit `i` set: `fds[i]` is ready (including error or hang-up, which a read will report).
+    Ready(u8),
+    TimedOut,
+    Shutdown,
+}
+
+/// Milliseconds until `deadline`, rounded up so that we never wake early and spin.
+fn poll_timeout(deadline: Option<Instant>) -> PollTimeout {
+    let Some(deadline) = deadline else {
+        return PollTimeout::NONE;
+    };
+    let rem = deadline.saturating_duration_since(Instant::now());
+    let ms = rem.as_nanos().div_ceil(1_000_000);
+    PollTimeout::try_from(i32::try_from(ms).unwrap_or(i32::MAX)).unwrap_or(PollTimeout::MAX)
+}
+
+/// The deadline `timeout` from now (`None`: wait forever; far futures saturate to forever).
+pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// Wait until one of `fds` (at most 7) is ready for its events, the deadline passes, or
+/// `shutdown` is triggered. Retries on EINTR.
+pub(crate) fn wait(
+    fds: &[(BorrowedFd<'_>, PollFlags)],
+    shutdown: &Shutdown,
+    deadline: Option<Instant>,
+) -> io::Result<Wait> {
+    if fds.len() > 7 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
+    }
+    loop {
+        if shutdown.is_triggered() {
+            return Ok(Wait::Shutdown);
+        }
+        let mut pfds: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
+        pfds.extend(fds.iter().map(|(fd, ev)| PollFd::new(*fd, *ev)));
+        pfds.push(PollFd::new(shutdown.rx.as_fd(), PollFlags::POLLIN));
+        match poll(&mut pfds, poll_timeout(deadline)) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(0) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(Wait::TimedOut);
+                }
+            }
+            Ok(_) => {
+                let mut mask = 0u8;
+                for (i, p) in pfds.iter().take(fds.len()).enumerate() {
+                    if p.revents().is_some_and(|r| !r.is_empty()) {
+                        mask |= 1 << i;
+                    }
+                }
+                if shutdown.is_triggered() {
+                    return Ok(Wait::Shutdown);
+                }
+                if mask != 0 {
+                    return Ok(Wait::Ready(mask));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_then_shutdown() {
+        let s = Shutdown::new().unwrap();
+        let (rx, tx) = nonblocking_cloexec_pipe().unwrap();
+        let fds = [(rx.as_fd(), PollFlags::POLLIN)];
+        let t0 = Instant::now();
+        let d = deadline(Some(Duration::from_millis(20)));
+        assert_eq!(wait(&fds, &s, d).unwrap(), Wait::TimedOut);
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        nix::unistd::write(&tx, b"x").unwrap();
+        assert_eq!(wait(&fds, &s, None).unwrap(), Wait::Ready(1));
+        s.trigger();
+        s.trigger();
+        assert_eq!(wait(&fds, &s, None).unwrap(), Wait::Shutdown);
+        assert_eq!(wait(&[], &s, None).unwrap(), Wait::Shutdown);
+    }
+
+    #[test]
+    fn shutdown_wakes_a_blocked_waiter() {
+        let s = std::sync::Arc::new(Shutdown::new().unwrap());
+        let s2 = s.clone();
+        let h = std::thread::spawn(move || wait(&[], &s2, None).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        s.trigger();
+        assert_eq!(h.join().unwrap(), Wait::Shutdown);
+    }
+}
