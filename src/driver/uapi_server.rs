@@ -66,6 +66,9 @@ fn handle(sh: &Shared, stream: UnixStream) -> io::Result<()> {
                 Err(e) => {
                     tracing::error!("UAPI set: {e}");
                     w.write_all(uapi::format_errno(uapi::ERRNO_IO).as_bytes())?;
+                    // Like wireguard-go, consume the rest of the offending line before closing,
+                    // so the client is not cut off mid-write.
+                    skip_line(&mut r, MAX_SET_BODY);
                     return Ok(());
                 }
             },
@@ -80,6 +83,27 @@ fn handle(sh: &Shared, stream: UnixStream) -> io::Result<()> {
         w.write_all(reply.as_bytes())?;
     }
     Ok(())
+}
+
+/// Discard input up to and including the next `\n`, at most `max` bytes, without buffering it.
+fn skip_line(r: &mut impl BufRead, max: usize) {
+    let mut left = max;
+    while left > 0 {
+        let Ok(buf) = r.fill_buf() else { return };
+        if buf.is_empty() {
+            return;
+        }
+        let (n, done) = match buf.iter().position(|&c| c == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let n = n.min(left);
+        r.consume(n);
+        left -= n;
+        if done {
+            return;
+        }
+    }
 }
 
 /// The lines of a `set` up to the blank line (or EOF), each checked against the line limit.
