@@ -2,7 +2,6 @@
 //! created under umask 077, a stale socket replaced, a live one refused; and the watch that
 //! notices when the socket file is deleted (the daemon then exits).
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::stat::{umask, Mode};
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -45,7 +44,9 @@ pub fn listen(ifname: &str) -> io::Result<UnixListener> {
 
 /// Block until the socket file at `path` is deleted or renamed away. Uses inotify on its
 /// directory, so an idle daemon is never woken by it.
+#[cfg(target_os = "linux")]
 pub fn wait_for_deletion(path: &Path) -> io::Result<()> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().map(|n| n.to_os_string());
     let ino = Inotify::init(InitFlags::IN_CLOEXEC)?;
@@ -64,6 +65,30 @@ pub fn wait_for_deletion(path: &Path) -> io::Result<()> {
             }
         }
     }
+}
+
+/// Block until the socket file at `path` is deleted: kqueue watches its directory for writes
+/// (as wireguard-go's `uapi_bsd.go` does), then checks whether the file is still there.
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+pub fn wait_for_deletion(path: &Path) -> io::Result<()> {
+    use nix::sys::event::{EvFlags, EventFilter, FilterFlag, KEvent, Kqueue};
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(path.parent().unwrap_or(Path::new("/")))?;
+    let kq = Kqueue::new()?;
+    let watch = KEvent::new(
+        dir.as_raw_fd() as usize,
+        EventFilter::EVFILT_VNODE,
+        EvFlags::EV_ADD | EvFlags::EV_CLEAR,
+        FilterFlag::NOTE_WRITE,
+        0,
+        0,
+    );
+    kq.kevent(&[watch], &mut [], None)?;
+    let mut events = [watch];
+    while path.exists() {
+        kq.kevent(&[], &mut events, None)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -87,6 +87,26 @@ impl OsTun {
         Self::wrap(dev)
     }
 
+    /// Adopt an open utun descriptor (macOS side of the same contract). utun is a
+    /// `PF_SYSTEM` socket; anything that is not a socket is refused.
+    #[cfg(target_os = "macos")]
+    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        use nix::sys::stat::{fstat, SFlag};
+        let st = fstat(&fd)?;
+        if !SFlag::from_bits_truncate(st.st_mode).contains(SFlag::S_IFSOCK) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "descriptor is not a utun socket",
+            ));
+        }
+        let raw = fd.into_raw_fd();
+        // SAFETY: `raw` comes from an `OwnedFd`, so it is open and owned by nobody else; its
+        // ownership moves into the SyncDevice, which closes it on drop. It is a socket (checked
+        // above); tun-rs reads its utun name with getsockopt, which fails cleanly otherwise.
+        let dev = unsafe { tun_rs::SyncDevice::from_fd(raw)? };
+        Self::wrap(dev)
+    }
+
     fn wrap(dev: tun_rs::SyncDevice) -> io::Result<Self> {
         dev.set_nonblocking(true)?;
         Ok(Self {
