@@ -5,7 +5,7 @@
 //! the deletion of its socket file, or the deletion of its TUN.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode, Stdio};
@@ -130,17 +130,14 @@ fn background(tun: OsTun, listener: UnixListener) -> ExitCode {
     if log_level().is_none() || std::env::var_os("LOG_LEVEL").is_none() {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
-    let tun_fd: OwnedFd = tun.into_fd();
     let (_child, mut ready) =
-        match spawn::spawn_with_fds(cmd, tun_fd.as_raw_fd(), listener.as_raw_fd()) {
+        match spawn::spawn_with_fds(cmd, tun.into_fd(), OwnedFd::from(listener)) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("wgrs: Failed to start the daemon process: {e}");
                 return ExitCode::FAILURE;
             }
         };
-    drop(listener);
-    drop(tun_fd);
     let mut msg = String::new();
     let _ = ready.read_to_string(&mut msg);
     if msg == "ok" {

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 /// Fd numbers the child finds its inherited descriptors at.
@@ -24,39 +25,41 @@ fn dup_high(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-/// Place `src` at descriptor `target` without close-on-exec (inherited by the next exec).
-fn place(src: &OwnedFd, target: RawFd) -> io::Result<()> {
-    // SAFETY: dup2 onto a fixed low number; the parent holds nothing it needs at 3..5 (we only
-    // call this before any thread is started, and every fd we own was moved above 10 first).
-    if unsafe { libc::dup2(src.as_raw_fd(), target) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Spawn `cmd` with `tun` at fd 3, `uapi` at fd 4 and the write end of a new pipe at fd 5.
-/// Returns the child and the pipe's read end. Call before starting any thread.
+/// Returns the child and the pipe's read end. The numbers are set in the child only (between
+/// fork and exec), from close-on-exec copies above 10, so nothing the parent holds is touched.
 pub fn spawn_with_fds(
     mut cmd: Command,
-    tun: RawFd,
-    uapi: RawFd,
+    tun: OwnedFd,
+    uapi: OwnedFd,
 ) -> io::Result<(Child, std::fs::File)> {
     let (ready_r, ready_w) = nix::unistd::pipe()?;
-    let tun = dup_high(tun)?;
-    let uapi = dup_high(uapi)?;
-    let ready_w = dup_high(ready_w.as_raw_fd())?;
-    place(&tun, TUN_FD)?;
-    place(&uapi, UAPI_FD)?;
-    place(&ready_w, READY_FD)?;
-    cmd.stdin(Stdio::null());
-    let child = cmd.spawn();
-    // The parent keeps none of the child's descriptors open (the pipe's write end must close
-    // so the parent sees EOF when the child dies).
-    for fd in [TUN_FD, UAPI_FD, READY_FD] {
-        // SAFETY: these numbers were placed above for the child only.
-        unsafe { libc::close(fd) };
+    let sources = [
+        (dup_high(tun.as_raw_fd())?, TUN_FD),
+        (dup_high(uapi.as_raw_fd())?, UAPI_FD),
+        (dup_high(ready_w.as_raw_fd())?, READY_FD),
+    ];
+    drop((tun, uapi, ready_w));
+    let raw: [(RawFd, RawFd); 3] = sources
+        .each_ref()
+        .map(|(fd, target)| (fd.as_raw_fd(), *target));
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2, which is
+    // async-signal-safe. Every source is ≥ 10 and every target is 3..=5, so no dup2 clobbers a
+    // later source; dup2 clears close-on-exec on the target, so exactly 3..=5 survive exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (src, target) in raw {
+                if libc::dup2(src, target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
-    Ok((child?, std::fs::File::from(ready_r)))
+    cmd.stdin(Stdio::null());
+    let child = cmd.spawn()?;
+    drop(sources);
+    Ok((child, std::fs::File::from(ready_r)))
 }
 
 /// Adopt an inherited descriptor named by an environment variable (e.g. `WG_TUN_FD`).
