@@ -1,0 +1,556 @@
+//! Network-namespace test support (DESIGN.md §3 tiers 3–4): RAII namespaces and veth underlays,
+//! WireGuard daemons (wgrs or wireguard-go) running inside them, and `wg`, `ping`, key and raw
+//! UAPI helpers. Every external command runs under `timeout`; every resource is released in
+//! `Drop`, also when a test panics; names carry the process id and a counter, so tests and test
+//! binaries can run in parallel.
+
+#![allow(dead_code, clippy::unwrap_used)] // test support: a panic is the failure report
+// Waiting for a daemon to appear or go away, and for a socket to accept, polls with short sleeps.
+#![allow(clippy::disallowed_methods)]
+
+use nix::sched::{setns, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Debian's wireguard-go: the reference peer.
+pub const WIREGUARD_GO: &str = "/usr/bin/wireguard-go";
+/// Where wireguard-go-compatible daemons put their UAPI sockets (shared by all namespaces).
+pub const UAPI_DIR: &str = "/var/run/wireguard";
+/// Default bound, in seconds, for one external command.
+pub const CMD_SECS: u32 = 30;
+/// Prefix of every namespace made here: `wgrs-t-PID-N-TAG`.
+const NS_PREFIX: &str = "wgrs-t-";
+
+/// The implementation under test: `$WGRS_UNDER_TEST` if set (e.g. `/usr/bin/wireguard-go` to
+/// validate the harness), else the wgrs binary of this build.
+pub fn under_test() -> PathBuf {
+    match std::env::var_os("WGRS_UNDER_TEST") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_wgrs")),
+    }
+}
+
+/// True (after printing why) when the test must be skipped: not root. As root, missing tools are
+/// a setup error and fail the test with an install hint.
+pub fn skip_unless_root(tools: &[&str]) -> bool {
+    let euid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    if euid != 0 {
+        eprintln!("skipping: needs root (network namespaces, veth pairs, TUN devices); run as root, as CI does");
+        return true;
+    }
+    assert!(Path::new("/dev/net/tun").exists(), "needs /dev/net/tun");
+    let base = ["ip", "timeout", "wg", "ping", WIREGUARD_GO];
+    for tool in base.iter().chain(tools) {
+        assert!(on_path(tool), "needs `{tool}` (Debian: apt-get install -y wireguard-tools wireguard-go iproute2 iputils-ping nftables procps)");
+    }
+    let imp = under_test();
+    assert!(imp.exists(), "implementation under test {} does not exist", imp.display());
+    false
+}
+
+fn on_path(tool: &str) -> bool {
+    if tool.contains('/') {
+        return Path::new(tool).exists();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|d| d.join(tool).exists())
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn seq() -> u32 {
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A WireGuard interface name unique on this machine while this process lives (≤ 15 chars):
+/// the UAPI socket directory is shared by all namespaces.
+pub fn unique_ifname() -> String {
+    format!("wg{}x{}", std::process::id() % 100_000, seq())
+}
+
+/// The UAPI socket of interface `ifname`.
+pub fn uapi_socket(ifname: &str) -> PathBuf {
+    Path::new(UAPI_DIR).join(format!("{ifname}.sock"))
+}
+
+/// What one external command did.
+pub struct Run {
+    pub cmd: String,
+    /// Exit code (`timeout` makes it 124 on expiry); None if killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Panics with the whole story unless the command exited 0.
+    pub fn ok(self) -> Self {
+        assert!(self.success(), "{self}");
+        self
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` exited {:?}", self.cmd, self.code)?;
+        write!(f, "\n--- stdout\n{}--- stderr\n{}---", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `args` under `timeout secs` with `input` on stdin; output is captured.
+pub fn run_input(secs: u32, args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new("timeout")
+        .args(["-k", "2", &secs.to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn timeout {args:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Run {
+        cmd: args.join(" "),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `args` under `timeout secs`; output is captured.
+pub fn run(secs: u32, args: &[&str]) -> Run {
+    run_input(secs, args, b"")
+}
+
+/// Runs `args` under `timeout secs` with `env` added and stdout+stderr appended to `log`
+/// (a file, not a pipe: a daemon started by the command may keep its stdio open). Returns the
+/// exit code.
+pub fn run_logged(secs: u32, args: &[&str], env: &[(&str, &str)], log: &Path) -> Option<i32> {
+    let f = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new("timeout")
+        .args(["-k", "2", &secs.to_string()])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .status()
+        .unwrap_or_else(|e| panic!("spawn timeout {args:?}: {e}"))
+        .code()
+}
+
+/// The last `n` lines of a file, for failure reports.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text = text.unwrap_or_else(|e| format!("({}: {e})", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A private directory under the system temp dir, removed on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let name = format!("wgrs-netns-{}-{}-{tag}", std::process::id(), seq());
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir_all(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
+        TempDir { path }
+    }
+
+    /// Writes `contents` to `name` in this directory (mode 0600) and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path.join(name);
+        fs::write(&path, contents).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A network namespace with `lo` up; on drop its processes are killed and it is deleted (which
+/// deletes its interfaces, veths included).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        static INIT: Once = Once::new();
+        INIT.call_once(|| {
+            // Orphaned daemons (wireguard-go forks into the background) become our children, so
+            // `process_gone` can reap them instead of leaving zombies.
+            nix::sys::prctl::set_child_subreaper(true).unwrap();
+            remove_stale_namespaces();
+        });
+        let name = format!("{NS_PREFIX}{}-{}-{tag}", std::process::id(), seq());
+        run(10, &["ip", "netns", "add", &name]).ok();
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]).ok();
+        ns
+    }
+
+    /// `ip netns exec NS args…` under `timeout secs`.
+    pub fn exec_for(&self, secs: u32, args: &[&str]) -> Run {
+        let mut full = vec!["ip", "netns", "exec", &self.name];
+        full.extend_from_slice(args);
+        run(secs, &full)
+    }
+
+    /// `ip netns exec NS args…` under `timeout 30`.
+    pub fn exec(&self, args: &[&str]) -> Run {
+        self.exec_for(CMD_SECS, args)
+    }
+
+    /// `ip -n NS args…`.
+    pub fn ip(&self, args: &[&str]) -> Run {
+        let mut full = vec!["ip", "-n", &self.name];
+        full.extend_from_slice(args);
+        run(CMD_SECS, &full)
+    }
+
+    /// `ip netns exec NS wg args…`.
+    pub fn wg(&self, args: &[&str]) -> Run {
+        let mut full = vec!["wg"];
+        full.extend_from_slice(args);
+        self.exec(&full)
+    }
+
+    /// `wg setconf IFNAME FILE` with `conf` written to a private temporary file.
+    pub fn wg_setconf(&self, ifname: &str, conf: &str) -> Run {
+        let dir = TempDir::new("conf");
+        let path = dir.file(&format!("{ifname}.conf"), conf);
+        self.wg(&["setconf", ifname, path.to_str().unwrap()])
+    }
+
+    /// `wg showconf IFNAME`, which must succeed.
+    pub fn showconf(&self, ifname: &str) -> String {
+        self.wg(&["showconf", ifname]).ok().stdout
+    }
+
+    /// `ping -c 3 -W 2` (IPv4 or IPv6 by the address), bounded by 20 s.
+    pub fn ping(&self, dst: &str) -> Run {
+        self.exec_for(20, &["ping", "-c", "3", "-W", "2", "-i", "0.2", dst])
+    }
+
+    /// Process ids whose network namespace is this one (`ip netns pids`).
+    pub fn pids(&self) -> Vec<i32> {
+        let out = run(10, &["ip", "netns", "pids", &self.name]);
+        let me = std::process::id() as i32;
+        out.stdout.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p != me).collect()
+    }
+
+    /// Runs `f` on a new thread that has entered this namespace (only that thread moves), so a
+    /// test can open sockets inside it. `f` must bound its own time (socket timeouts).
+    pub fn spawn_in<T, F>(&self, f: F) -> JoinHandle<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let file = File::open(Path::new("/var/run/netns").join(&self.name)).unwrap();
+        thread::spawn(move || {
+            setns(&file, CloneFlags::CLONE_NEWNET).unwrap();
+            drop(file);
+            f()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        kill_all_and_delete(&self.name);
+    }
+}
+
+fn kill_all_and_delete(name: &str) {
+    let ns = Netns { name: name.to_string() };
+    let pids = ns.pids();
+    std::mem::forget(ns);
+    for &pid in &pids {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    for &pid in &pids {
+        wait_gone(pid, Duration::from_secs(2));
+    }
+    let _ = run(10, &["ip", "netns", "del", name]);
+}
+
+/// Deletes namespaces left by test processes that no longer exist (e.g. killed by SIGKILL).
+fn remove_stale_namespaces() {
+    let list = run(10, &["ip", "netns", "list"]);
+    for line in list.stdout.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            kill_all_and_delete(name);
+        }
+    }
+}
+
+/// True once `pid` has exited (reaping it if it is our child; zombies count as gone).
+pub fn process_gone(pid: i32) -> bool {
+    let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+            matches!(state, Some('Z' | 'X') | None)
+        }
+    }
+}
+
+/// Polls `process_gone` for up to `limit`.
+pub fn wait_gone(pid: i32, limit: Duration) -> bool {
+    wait_until(limit, || process_gone(pid))
+}
+
+/// Polls `cond` every 20 ms for up to `limit`.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The two ends of a veth pair and their underlay addresses (/24 and /64).
+pub struct Veth {
+    pub a_dev: String,
+    pub b_dev: String,
+    pub a4: Ipv4Addr,
+    pub b4: Ipv4Addr,
+    pub a6: Ipv6Addr,
+    pub b6: Ipv6Addr,
+}
+
+/// Default underlay addresses (side A, side B).
+pub const UNDERLAY_V4: [Ipv4Addr; 2] = [Ipv4Addr::new(172, 31, 0, 1), Ipv4Addr::new(172, 31, 0, 2)];
+pub const UNDERLAY_V6: [Ipv6Addr; 2] = [
+    Ipv6Addr::new(0xfd00, 0x31, 0, 0, 0, 0, 0, 1),
+    Ipv6Addr::new(0xfd00, 0x31, 0, 0, 0, 0, 0, 2),
+];
+
+/// Joins `a` and `b` with a veth pair carrying `v4[0]/24` + `v6[0]/64` on A's end and
+/// `v4[1]/24` + `v6[1]/64` on B's (IPv6 without duplicate address detection), both up.
+/// Deleting either namespace deletes the pair.
+pub fn veth_pair(a: &Netns, b: &Netns, v4: [Ipv4Addr; 2], v6: [Ipv6Addr; 2]) -> Veth {
+    let n = seq();
+    let (a_dev, b_dev) = (format!("ua{n}"), format!("ub{n}"));
+    a.ip(&["link", "add", &a_dev, "type", "veth", "peer", "name", &b_dev, "netns", &b.name]).ok();
+    for (ns, dev, ip4, ip6) in [(a, &a_dev, v4[0], v6[0]), (b, &b_dev, v4[1], v6[1])] {
+        ns.ip(&["addr", "add", &format!("{ip4}/24"), "dev", dev]).ok();
+        ns.ip(&["-6", "addr", "add", &format!("{ip6}/64"), "dev", dev, "nodad"]).ok();
+        ns.ip(&["link", "set", dev, "up"]).ok();
+    }
+    Veth { a_dev, b_dev, a4: v4[0], b4: v4[1], a6: v6[0], b6: v6[1] }
+}
+
+/// A WireGuard key pair, base64 as `wg` prints it.
+#[derive(Clone)]
+pub struct Keys {
+    pub private: String,
+    pub public: String,
+}
+
+impl Keys {
+    /// `wg genkey | wg pubkey`.
+    pub fn generate() -> Keys {
+        let private = run(10, &["wg", "genkey"]).ok().stdout.trim().to_string();
+        let public = run_input(10, &["wg", "pubkey"], private.as_bytes()).ok().stdout;
+        Keys { private, public: public.trim().to_string() }
+    }
+}
+
+/// `wg genpsk`.
+pub fn genpsk() -> String {
+    run(10, &["wg", "genpsk"]).ok().stdout.trim().to_string()
+}
+
+/// A base64 key in the lowercase hex the UAPI uses.
+pub fn key_hex(b64: &str) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends `request` as is over the UAPI socket of `ifname` and returns the answer: everything up
+/// to and including the first blank line, or up to EOF / a 10 s bound if none comes.
+pub fn uapi_exchange(ifname: &str, request: &[u8]) -> String {
+    let mut sock = UnixStream::connect(uapi_socket(ifname)).unwrap();
+    let limit = Some(Duration::from_secs(10));
+    sock.set_read_timeout(limit).unwrap();
+    sock.set_write_timeout(limit).unwrap();
+    let mut writer = sock.try_clone().unwrap();
+    let request = request.to_vec();
+    // The server may answer before reading all of a long request; write on the side.
+    let sender = thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut answer, mut buf) = (Vec::new(), [0u8; 4096]);
+    while !answer.ends_with(b"\n\n") && Instant::now() < deadline {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = sock.shutdown(Shutdown::Both);
+    sender.join().unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A running WireGuard daemon (any wireguard-go-compatible binary) serving one interface in one
+/// namespace. Drop stops it: SIGTERM, up to 3 s, then SIGKILL; a leftover socket is removed.
+pub struct Daemon {
+    pub ifname: String,
+    pub netns: String,
+    pub binary: PathBuf,
+    pub pid: i32,
+    stopped: bool,
+    log: Option<PathBuf>,
+    _dir: Option<TempDir>,
+}
+
+impl Daemon {
+    /// `ip netns exec NS BINARY IFNAME` (the background mode): the command must exit 0 within
+    /// 10 s leaving a daemon behind that holds a TUN and serves the UAPI socket. The daemon's
+    /// output (LOG_LEVEL=verbose) goes to a log printed if the test fails.
+    pub fn start(ns: &Netns, binary: &Path, ifname: &str) -> Daemon {
+        let dir = TempDir::new("daemon");
+        let log = dir.path.join(format!("{ifname}.log"));
+        let bin = binary.to_str().unwrap();
+        let args = ["ip", "netns", "exec", &ns.name, bin, ifname];
+        let code = run_logged(10, &args, &[("LOG_LEVEL", "verbose")], &log);
+        let report = || format!("{bin} {ifname} in {}; log:\n{}", ns.name, tail(&log, 40));
+        assert_eq!(code, Some(0), "starting {}", report());
+        let mut daemon = Daemon::adopt(ns, binary, ifname);
+        assert!(daemon.socket().exists(), "no UAPI socket after starting {}", report());
+        daemon.log = Some(log);
+        daemon._dir = Some(dir);
+        daemon
+    }
+
+    /// Takes charge of a daemon someone else started (e.g. wg-quick): the process in `ns` with
+    /// `ifname` among its arguments and `/dev/net/tun` open. Waits up to 2 s for it.
+    pub fn adopt(ns: &Netns, binary: &Path, ifname: &str) -> Daemon {
+        let mut pid = None;
+        wait_until(Duration::from_secs(2), || {
+            pid = ns.pids().into_iter().find(|&p| serves(p, ifname));
+            pid.is_some()
+        });
+        let pid = pid.unwrap_or_else(|| panic!("no daemon for {ifname} in {}", ns.name));
+        Daemon {
+            ifname: ifname.to_string(),
+            netns: ns.name.clone(),
+            binary: binary.to_path_buf(),
+            pid,
+            stopped: false,
+            log: None,
+            _dir: None,
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        uapi_socket(&self.ifname)
+    }
+
+    pub fn alive(&self) -> bool {
+        !process_gone(self.pid)
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit; true if it did.
+    pub fn terminate(&self, limit: Duration) -> bool {
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGTERM);
+        wait_gone(self.pid, limit)
+    }
+
+    /// Stops the daemon for good (SIGTERM, up to 3 s, then SIGKILL) and removes a leftover
+    /// socket. Idempotent; Drop calls it.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        if self.alive() && !self.terminate(Duration::from_secs(3)) {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+            wait_gone(self.pid, Duration::from_secs(2));
+        }
+        let _ = fs::remove_file(self.socket());
+    }
+
+    /// Stops this daemon and starts the same binary again for the same interface.
+    pub fn restart(&mut self, ns: &Netns) {
+        self.stop();
+        let fresh = Daemon::start(ns, &self.binary.clone(), &self.ifname.clone());
+        drop(std::mem::replace(self, fresh)); // the old one is stopped: its Drop does nothing
+    }
+
+    /// Raw UAPI exchange with this daemon (see `uapi_exchange`).
+    pub fn uapi(&self, request: &[u8]) -> String {
+        uapi_exchange(&self.ifname, request)
+    }
+
+    /// The end of the daemon's log, if it has one.
+    pub fn log_tail(&self, n: usize) -> String {
+        self.log.as_deref().map(|l| tail(l, n)).unwrap_or_default()
+    }
+}
+
+/// Whether process `pid` has `ifname` among its arguments and a TUN device open.
+fn serves(pid: i32, ifname: &str) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let named = cmdline.split(|&b| b == 0).skip(1).any(|a| a == ifname.as_bytes());
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    named && fds.flatten().any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == Path::new("/dev/net/tun")))
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            if let Some(log) = &self.log {
+                eprintln!("--- log of {} {} ({})\n{}", self.binary.display(), self.ifname, self.netns, tail(log, 60));
+            }
+        }
+        self.stop();
+    }
+}
