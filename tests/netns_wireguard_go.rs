@@ -238,3 +238,92 @@ fn tcp_256_mib_each_way_with_matching_sha256() {
     tcp_transfer(&t.b, &t.a, A6, 5002);
     assert!(t.da.alive() && t.db.alive());
 }
+
+/// `wg show IF dump` with peer lines sorted and the one live counter (tx bytes: a keepalive
+/// peer sends handshake initiations into the void at its own pace) masked.
+fn normalize_dump(dump: &str) -> String {
+    let mut lines = dump.lines();
+    let iface = lines.next().unwrap_or("").to_string();
+    let mut peers: Vec<String> = lines
+        .map(|l| {
+            let mut f: Vec<&str> = l.split('\t').collect();
+            if f.len() == 8 {
+                f[6] = "(tx)";
+            }
+            f.join("\t")
+        })
+        .collect();
+    peers.sort();
+    format!("{iface}\n{}\n", peers.join("\n"))
+}
+
+/// `wg showconf IF` with the [Peer] blocks sorted.
+fn normalize_showconf(conf: &str) -> String {
+    let mut blocks: Vec<&str> = conf.trim_end().split("\n\n").collect();
+    blocks[1..].sort();
+    blocks.join("\n\n")
+}
+
+/// A UAPI `get=1` answer with the peer blocks sorted and `tx_bytes` masked (see normalize_dump).
+fn normalize_get(get: &str) -> String {
+    let (body, errno) = get.rsplit_once("errno=").unwrap_or((get, ""));
+    let mut blocks: Vec<String> = body.split("public_key=").map(str::to_string).collect();
+    for b in &mut blocks {
+        let lines: Vec<&str> = b.split_inclusive('\n').collect();
+        *b = lines.iter().map(|l| if l.starts_with("tx_bytes=") { "tx_bytes=(tx)\n" } else { l }).collect();
+    }
+    blocks[1..].sort();
+    format!("{}errno={errno}", blocks.join("public_key="))
+}
+
+#[test]
+fn wg_show_dump_showconf_and_get_match_wireguard_go() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let (x, y) = (Netns::new("show-x"), Netns::new("show-y"));
+    let ix = Daemon::start(&x, &under_test(), &unique_ifname());
+    let iy = Daemon::start(&y, Path::new(WIREGUARD_GO), &unique_ifname());
+    let [k, p1, p2, p3, p4] = [(); 5].map(|_| Keys::generate());
+    let psk = genpsk();
+    let conf = format!(
+        "[Interface]\nPrivateKey = {}\nListenPort = 51820\nFwMark = 0x4d2\n\n\
+         [Peer]\nPublicKey = {}\nPresharedKey = {psk}\n\
+         AllowedIPs = 10.77.0.2/32, fd77::2/128, 10.78.0.0/16\n\
+         Endpoint = 172.31.0.2:51821\nPersistentKeepalive = 25\n\n\
+         [Peer]\nPublicKey = {}\nAllowedIPs = 10.79.0.0/24\nEndpoint = [fd00:31::2]:51822\n\n\
+         [Peer]\nPublicKey = {}\nAllowedIPs = 0.0.0.0/0, ::/0\n",
+        k.private, p1.public, p2.public, p3.public
+    );
+    let mut dumps = Vec::new();
+    for (ns, d) in [(&x, &ix), (&y, &iy)] {
+        // An underlay that routes the endpoints' subnets, with nobody there (no `dummy`
+        // module everywhere: a veth pair with both ends here).
+        ns.ip(&["link", "add", "u0", "type", "veth", "peer", "name", "u1"]).ok();
+        ns.ip(&["addr", "add", "172.31.0.1/24", "dev", "u0"]).ok();
+        ns.ip(&["-6", "addr", "add", "fd00:31::1/64", "dev", "u0", "nodad"]).ok();
+        ns.ip(&["link", "set", "u0", "up"]).ok();
+        ns.ip(&["link", "set", "u1", "up"]).ok();
+        let f = &d.ifname;
+        ns.wg_setconf(f, &conf).ok();
+        // Then edits: move a port and mark, replace allowed IPs, take a prefix from another
+        // peer, add a peer, remove one.
+        ns.wg(&["set", f, "listen-port", "51830", "fwmark", "0x1234"]).ok();
+        ns.wg(&["set", f, "peer", &p2.public, "allowed-ips", "10.79.1.0/24,fd79::/64"]).ok();
+        ns.wg(&["set", f, "peer", &p4.public, "allowed-ips", "10.78.0.0/16,10.80.0.1/32"]).ok();
+        ns.wg(&["set", f, "peer", &p4.public, "persistent-keepalive", "7"]).ok();
+        ns.wg(&["set", f, "peer", &p3.public, "remove"]).ok();
+        let dump = ns.wg(&["show", f, "dump"]).ok().stdout;
+        let showconf = ns.showconf(f);
+        let get = d.uapi(b"get=1\n\n");
+        dumps.push((dump, showconf, get));
+    }
+    let [(dx, cx, gx), (dy, cy, gy)] = <[_; 2]>::try_from(dumps).ok().unwrap();
+    assert_eq!(normalize_dump(&dx), normalize_dump(&dy), "wg show dump:\n{dx}\nwireguard-go:\n{dy}");
+    assert_eq!(normalize_showconf(&cx), normalize_showconf(&cy), "wg showconf");
+    assert_eq!(normalize_get(&gx), normalize_get(&gy), "UAPI get=1");
+    // The harness itself: the edits took effect on wireguard-go.
+    assert!(cy.contains("FwMark = 0x1234") && cy.contains("ListenPort = 51830"), "{cy}");
+    assert!(!cy.contains(&p3.public) && cy.contains("AllowedIPs = 10.78.0.0/16, 10.80.0.1/32"), "{cy}");
+    assert_eq!(dy.lines().count(), 4, "{dy}");
+}
