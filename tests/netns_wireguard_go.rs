@@ -327,3 +327,85 @@ fn wg_show_dump_showconf_and_get_match_wireguard_go() {
     assert!(!cy.contains(&p3.public) && cy.contains("AllowedIPs = 10.78.0.0/16, 10.80.0.1/32"), "{cy}");
     assert_eq!(dy.lines().count(), 4, "{dy}");
 }
+
+/// `wg-quick up` on side A with the implementation under test as the userspace implementation,
+/// a wireguard-go peer on side B; pings; then `wg-quick down` must make the daemon exit and
+/// take its socket with it. `full`: AllowedIPs 0.0.0.0/0, ::/0 on A (fwmark + policy routing),
+/// checked by reaching addresses that exist only behind B.
+fn wg_quick_test(full: bool) {
+    if skip_unless_root(&["wg-quick", "nft", "sysctl"]) {
+        return;
+    }
+    let (a, b) = (Netns::new("quick-a"), Netns::new("quick-b"));
+    let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
+    let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
+    let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
+    let side_b = SideConf {
+        keys: &kb,
+        port: B_PORT,
+        peer: &ka.public,
+        psk: &psk,
+        endpoint: Some(format!("{}:{A_PORT}", veth.a4)),
+        allowed_ips: "10.77.0.1/32,fd77::1/128",
+        addrs: ["10.77.0.2/24", "fd77::2/64"],
+    };
+    configure(&b, &db.ifname, &side_b);
+    // Addresses only B has: reachable from A only through a full tunnel.
+    b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
+    b.ip(&["-6", "addr", "add", "2001:db8::77/128", "dev", "lo"]).ok();
+
+    let a_if = unique_ifname();
+    let allowed = if full { "0.0.0.0/0, ::/0" } else { "10.77.0.2/32, fd77::2/128" };
+    let conf = format!(
+        "[Interface]\nPrivateKey = {}\nAddress = 10.77.0.1/24, fd77::1/64\nListenPort = {A_PORT}\n\n\
+         [Peer]\nPublicKey = {}\nPresharedKey = {psk}\nAllowedIPs = {allowed}\nEndpoint = {}:{B_PORT}\n",
+        ka.private, kb.public, veth.b4
+    );
+    let dir = TempDir::new("wg-quick");
+    let path = dir.file(&format!("{a_if}.conf"), &conf);
+    let log = dir.path.join("wg-quick.log");
+    let imp = under_test();
+    let env = [("WG_QUICK_USERSPACE_IMPLEMENTATION", imp.to_str().unwrap()), ("LOG_LEVEL", "verbose")];
+    let quick = |cmd: &str| {
+        let args = ["ip", "netns", "exec", &a.name, "wg-quick", cmd, path.to_str().unwrap()];
+        let code = run_logged(30, &args, &env, &log);
+        assert_eq!(code, Some(0), "wg-quick {cmd}; output:\n{}", tail(&log, 60));
+    };
+    quick("up");
+    let da = Daemon::adopt(&a, &imp, &a_if);
+    let report = |what: &str| format!("{what}; wg-quick and daemon output:\n{}", tail(&log, 60));
+    for (ns, dst) in [(&a, B4), (&a, B6), (&b, A4), (&b, A6)] {
+        let r = ns.ping(dst);
+        assert!(r.success(), "{}", report(&format!("ping {dst} from {}:\n{r}", ns.name)));
+    }
+    if full {
+        let fwmark = a.wg(&["show", &a_if, "fwmark"]).ok().stdout;
+        assert_eq!(fwmark.trim(), "0xca6c", "wg-quick sets fwmark 51820 for a full tunnel");
+        for dst in ["192.0.2.77", "2001:db8::77"] {
+            let r = a.ping(dst);
+            assert!(r.success(), "{}", report(&format!("full tunnel: ping {dst}:\n{r}")));
+        }
+    } else {
+        let r = a.ping("192.0.2.77");
+        assert!(!r.success(), "without a full tunnel 192.0.2.77 must be unreachable:\n{r}");
+    }
+
+    quick("down");
+    assert!(wait_gone(da.pid, Duration::from_secs(2)), "{}", report("daemon alive 2 s after wg-quick down"));
+    assert!(!da.socket().exists(), "{} left behind", da.socket().display());
+    assert!(!a.ip(&["link", "show", &a_if]).success(), "{a_if} still exists");
+    let rules = a.ip(&["rule", "show"]).ok().stdout;
+    assert!(!rules.contains("51820"), "policy rules left behind:\n{rules}");
+    let tables = a.exec(&["nft", "list", "tables"]).ok().stdout;
+    assert!(!tables.contains("wg-quick"), "nft tables left behind:\n{tables}");
+}
+
+#[test]
+fn wg_quick_up_ping_down() {
+    wg_quick_test(false);
+}
+
+#[test]
+fn wg_quick_full_tunnel_up_ping_down() {
+    wg_quick_test(true);
+}
