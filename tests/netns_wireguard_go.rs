@@ -409,3 +409,53 @@ fn wg_quick_up_ping_down() {
 fn wg_quick_full_tunnel_up_ping_down() {
     wg_quick_test(true);
 }
+
+#[test]
+fn restart_under_test_side_and_traffic_resumes() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let mut t = Tunnel::new(false);
+    t.ping_all();
+    let ifname = t.da.ifname.clone();
+    // SIGTERM: a clean exit takes the TUN and the UAPI socket with it.
+    assert!(t.da.terminate(Duration::from_secs(3)), "no exit within 3 s of SIGTERM");
+    assert!(!t.da.socket().exists(), "socket left after SIGTERM");
+    assert!(!t.a.ip(&["link", "show", &ifname]).success(), "{ifname} left after SIGTERM");
+    t.da.restart(&t.a);
+    t.configure_a();
+    // Side B is untouched: it still holds the old session and accepts the new handshake.
+    t.ping_all();
+    assert!(t.db.alive());
+}
+
+/// Moves the IPv4 underlay address of one end of the veth, then re-sets the daemon's listen
+/// port to the same value. That rebind is what a roaming client does on a network change, and
+/// wireguard-go 0.0.20220316 needs it: it keeps a sticky source address per peer and drops it
+/// only when sending fails with EINVAL, while a vanished source address fails with ENETUNREACH.
+fn move_address(ns: &Netns, dev: &str, from: &str, to: &str, ifname: &str, port: u16) {
+    ns.ip(&["addr", "del", &format!("{from}/24"), "dev", dev]).ok();
+    ns.ip(&["addr", "add", &format!("{to}/24"), "dev", dev]).ok();
+    ns.wg(&["set", ifname, "listen-port", &port.to_string()]).ok();
+}
+
+#[test]
+fn roaming_follows_a_new_underlay_address_on_either_side() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let t = Tunnel::new(false);
+    t.ping_all();
+    // B (wireguard-go) moves and speaks first: A must learn B's new endpoint.
+    move_address(&t.b, &t.veth.b_dev, "172.31.0.2", "172.31.0.12", &t.db.ifname, B_PORT);
+    assert_ping(&t.b, A4);
+    assert_eq!(t.endpoint_seen_by(true), format!("172.31.0.12:{B_PORT}"));
+    assert_ping(&t.a, B4);
+    assert_ping(&t.a, B6);
+    // A (implementation under test) moves and speaks first: it must send from its new address.
+    move_address(&t.a, &t.veth.a_dev, "172.31.0.1", "172.31.0.11", &t.da.ifname, A_PORT);
+    assert_ping(&t.a, B4);
+    assert_eq!(t.endpoint_seen_by(false), format!("172.31.0.11:{A_PORT}"));
+    assert_ping(&t.b, A4);
+    assert_ping(&t.b, A6);
+}
