@@ -4,7 +4,8 @@
 //! pair is the underlay; `wg`, `wg-quick`, `ping`, TCP and raw UAPI are what a user would use.
 //! Needs root; skips with a message otherwise.
 
-#![allow(clippy::unwrap_used)] // a panic is the failure report
+#![allow(clippy::unwrap_used)]
+// a panic is the failure report
 // Short waits for a daemon to read what was just sent; every wait is bounded.
 #![allow(clippy::disallowed_methods)]
 
@@ -28,6 +29,8 @@ const B6: &str = "fd77::2";
 /// Listen ports of side A and side B.
 const A_PORT: u16 = 51820;
 const B_PORT: u16 = 51821;
+/// Lengths of handshake initiation, response, cookie reply, keepalive (message types 1..4).
+const MESSAGE_LENS: [usize; 4] = [148, 92, 64, 32];
 /// Bytes sent each way by the TCP test.
 const TRANSFER: u64 = 256 << 20;
 
@@ -45,18 +48,29 @@ struct SideConf<'a> {
 /// `wg setconf` for the interface, `wg set … peer` for the peer (preshared key from a file, as
 /// `wg` wants it), then inner addresses and link up with `ip`.
 fn configure(ns: &Netns, ifname: &str, c: &SideConf) {
-    let conf = format!("[Interface]\nPrivateKey = {}\nListenPort = {}\n", c.keys.private, c.port);
+    let conf = format!(
+        "[Interface]\nPrivateKey = {}\nListenPort = {}\n",
+        c.keys.private, c.port
+    );
     ns.wg_setconf(ifname, &conf).ok();
     let dir = TempDir::new("psk");
     let psk = dir.file("psk", &format!("{}\n", c.psk));
-    let mut set = vec!["set", ifname, "peer", c.peer, "preshared-key", psk.to_str().unwrap()];
+    let mut set = vec![
+        "set",
+        ifname,
+        "peer",
+        c.peer,
+        "preshared-key",
+        psk.to_str().unwrap(),
+    ];
     set.extend(["allowed-ips", c.allowed_ips]);
     if let Some(e) = &c.endpoint {
         set.extend(["endpoint", e]);
     }
     ns.wg(&set).ok();
     ns.ip(&["addr", "add", c.addrs[0], "dev", ifname]).ok();
-    ns.ip(&["-6", "addr", "add", c.addrs[1], "dev", ifname, "nodad"]).ok();
+    ns.ip(&["-6", "addr", "add", c.addrs[1], "dev", ifname, "nodad"])
+        .ok();
     ns.ip(&["link", "set", ifname, "up"]).ok();
 }
 
@@ -81,7 +95,17 @@ impl Tunnel {
         let da = Daemon::start(&a, &under_test(), &unique_ifname());
         let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
         let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
-        let t = Tunnel { da, db, a, b, veth, ka, kb, psk, v6_underlay };
+        let t = Tunnel {
+            da,
+            db,
+            a,
+            b,
+            veth,
+            ka,
+            kb,
+            psk,
+            v6_underlay,
+        };
         t.configure_a();
         t.configure_b();
         t
@@ -132,7 +156,11 @@ impl Tunnel {
 
     /// What `wg show IF endpoints` says on side A (`a`) or B about its one peer.
     fn endpoint_seen_by(&self, side_a: bool) -> String {
-        let (ns, d) = if side_a { (&self.a, &self.da) } else { (&self.b, &self.db) };
+        let (ns, d) = if side_a {
+            (&self.a, &self.da)
+        } else {
+            (&self.b, &self.db)
+        };
         let out = ns.wg(&["show", &d.ifname, "endpoints"]).ok().stdout;
         out.split('\t').nth(1).unwrap_or("").trim().to_string()
     }
@@ -150,9 +178,18 @@ fn ping_test(v6_underlay: bool) {
     let t = Tunnel::new(v6_underlay);
     t.ping_all();
     // Each side saw the other at its underlay address, and a handshake completed.
-    assert_eq!(t.endpoint_seen_by(false), format!("{}:{A_PORT}", t.underlay(true)));
-    assert_eq!(t.endpoint_seen_by(true), format!("{}:{B_PORT}", t.underlay(false)));
-    let hs = t.a.wg(&["show", &t.da.ifname, "latest-handshakes"]).ok().stdout;
+    assert_eq!(
+        t.endpoint_seen_by(false),
+        format!("{}:{A_PORT}", t.underlay(true))
+    );
+    assert_eq!(
+        t.endpoint_seen_by(true),
+        format!("{}:{B_PORT}", t.underlay(false))
+    );
+    let hs =
+        t.a.wg(&["show", &t.da.ifname, "latest-handshakes"])
+            .ok()
+            .stdout;
     let when: u64 = hs.split('\t').nth(1).unwrap().trim().parse().unwrap();
     assert_ne!(when, 0, "no handshake time on side A: {hs:?}");
 }
@@ -184,7 +221,8 @@ fn tcp_transfer(from: &Netns, to: &Netns, to_addr: &str, port: u16) {
             }
         };
         conn.set_nonblocking(false).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(150);
         let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
         let (mut buf, mut total) = (vec![0u8; 1 << 16], 0u64);
@@ -203,7 +241,8 @@ fn tcp_transfer(from: &Netns, to: &Netns, to_addr: &str, port: u16) {
     let dst = SocketAddr::new(to_addr.parse::<IpAddr>().unwrap(), port);
     let sender = from.spawn_in(move || {
         let mut conn = TcpStream::connect_timeout(&dst, Duration::from_secs(10)).unwrap();
-        conn.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        conn.set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         let mut random = std::fs::File::open("/dev/urandom").unwrap();
         let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
         let mut buf = vec![0u8; 1 << 16];
@@ -219,7 +258,10 @@ fn tcp_transfer(from: &Netns, to: &Netns, to_addr: &str, port: u16) {
     let sent = sender.join().expect("sender failed");
     let (received, got) = receiver.join().expect("receiver failed");
     let secs = started.elapsed().as_secs_f64();
-    eprintln!("{} -> {to_addr}: {received} bytes in {secs:.1} s", from.name);
+    eprintln!(
+        "{} -> {to_addr}: {received} bytes in {secs:.1} s",
+        from.name
+    );
     assert_eq!(received, TRANSFER, "byte count at {to_addr}");
     assert_eq!(hex(&got), hex(&sent), "sha256 of the stream at {to_addr}");
 }
@@ -270,7 +312,16 @@ fn normalize_get(get: &str) -> String {
     let mut blocks: Vec<String> = body.split("public_key=").map(str::to_string).collect();
     for b in &mut blocks {
         let lines: Vec<&str> = b.split_inclusive('\n').collect();
-        *b = lines.iter().map(|l| if l.starts_with("tx_bytes=") { "tx_bytes=(tx)\n" } else { l }).collect();
+        *b = lines
+            .iter()
+            .map(|l| {
+                if l.starts_with("tx_bytes=") {
+                    "tx_bytes=(tx)\n"
+                } else {
+                    l
+                }
+            })
+            .collect();
     }
     blocks[1..].sort();
     format!("{}errno={errno}", blocks.join("public_key="))
@@ -299,19 +350,39 @@ fn wg_show_dump_showconf_and_get_match_wireguard_go() {
     for (ns, d) in [(&x, &ix), (&y, &iy)] {
         // An underlay that routes the endpoints' subnets, with nobody there (no `dummy`
         // module everywhere: a veth pair with both ends here).
-        ns.ip(&["link", "add", "u0", "type", "veth", "peer", "name", "u1"]).ok();
+        ns.ip(&["link", "add", "u0", "type", "veth", "peer", "name", "u1"])
+            .ok();
         ns.ip(&["addr", "add", "172.31.0.1/24", "dev", "u0"]).ok();
-        ns.ip(&["-6", "addr", "add", "fd00:31::1/64", "dev", "u0", "nodad"]).ok();
+        ns.ip(&["-6", "addr", "add", "fd00:31::1/64", "dev", "u0", "nodad"])
+            .ok();
         ns.ip(&["link", "set", "u0", "up"]).ok();
         ns.ip(&["link", "set", "u1", "up"]).ok();
         let f = &d.ifname;
         ns.wg_setconf(f, &conf).ok();
         // Then edits: move a port and mark, replace allowed IPs, take a prefix from another
         // peer, add a peer, remove one.
-        ns.wg(&["set", f, "listen-port", "51830", "fwmark", "0x1234"]).ok();
-        ns.wg(&["set", f, "peer", &p2.public, "allowed-ips", "10.79.1.0/24,fd79::/64"]).ok();
-        ns.wg(&["set", f, "peer", &p4.public, "allowed-ips", "10.78.0.0/16,10.80.0.1/32"]).ok();
-        ns.wg(&["set", f, "peer", &p4.public, "persistent-keepalive", "7"]).ok();
+        ns.wg(&["set", f, "listen-port", "51830", "fwmark", "0x1234"])
+            .ok();
+        ns.wg(&[
+            "set",
+            f,
+            "peer",
+            &p2.public,
+            "allowed-ips",
+            "10.79.1.0/24,fd79::/64",
+        ])
+        .ok();
+        ns.wg(&[
+            "set",
+            f,
+            "peer",
+            &p4.public,
+            "allowed-ips",
+            "10.78.0.0/16,10.80.0.1/32",
+        ])
+        .ok();
+        ns.wg(&["set", f, "peer", &p4.public, "persistent-keepalive", "7"])
+            .ok();
         ns.wg(&["set", f, "peer", &p3.public, "remove"]).ok();
         let dump = ns.wg(&["show", f, "dump"]).ok().stdout;
         let showconf = ns.showconf(f);
@@ -319,12 +390,26 @@ fn wg_show_dump_showconf_and_get_match_wireguard_go() {
         dumps.push((dump, showconf, get));
     }
     let [(dx, cx, gx), (dy, cy, gy)] = <[_; 2]>::try_from(dumps).ok().unwrap();
-    assert_eq!(normalize_dump(&dx), normalize_dump(&dy), "wg show dump:\n{dx}\nwireguard-go:\n{dy}");
-    assert_eq!(normalize_showconf(&cx), normalize_showconf(&cy), "wg showconf");
+    assert_eq!(
+        normalize_dump(&dx),
+        normalize_dump(&dy),
+        "wg show dump:\n{dx}\nwireguard-go:\n{dy}"
+    );
+    assert_eq!(
+        normalize_showconf(&cx),
+        normalize_showconf(&cy),
+        "wg showconf"
+    );
     assert_eq!(normalize_get(&gx), normalize_get(&gy), "UAPI get=1");
     // The harness itself: the edits took effect on wireguard-go.
-    assert!(cy.contains("FwMark = 0x1234") && cy.contains("ListenPort = 51830"), "{cy}");
-    assert!(!cy.contains(&p3.public) && cy.contains("AllowedIPs = 10.78.0.0/16, 10.80.0.1/32"), "{cy}");
+    assert!(
+        cy.contains("FwMark = 0x1234") && cy.contains("ListenPort = 51830"),
+        "{cy}"
+    );
+    assert!(
+        !cy.contains(&p3.public) && cy.contains("AllowedIPs = 10.78.0.0/16, 10.80.0.1/32"),
+        "{cy}"
+    );
     assert_eq!(dy.lines().count(), 4, "{dy}");
 }
 
@@ -352,10 +437,15 @@ fn wg_quick_test(full: bool) {
     configure(&b, &db.ifname, &side_b);
     // Addresses only B has: reachable from A only through a full tunnel.
     b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
-    b.ip(&["-6", "addr", "add", "2001:db8::77/128", "dev", "lo"]).ok();
+    b.ip(&["-6", "addr", "add", "2001:db8::77/128", "dev", "lo"])
+        .ok();
 
     let a_if = unique_ifname();
-    let allowed = if full { "0.0.0.0/0, ::/0" } else { "10.77.0.2/32, fd77::2/128" };
+    let allowed = if full {
+        "0.0.0.0/0, ::/0"
+    } else {
+        "10.77.0.2/32, fd77::2/128"
+    };
     let conf = format!(
         "[Interface]\nPrivateKey = {}\nAddress = 10.77.0.1/24, fd77::1/64\nListenPort = {A_PORT}\n\n\
          [Peer]\nPublicKey = {}\nPresharedKey = {psk}\nAllowedIPs = {allowed}\nEndpoint = {}:{B_PORT}\n",
@@ -365,9 +455,20 @@ fn wg_quick_test(full: bool) {
     let path = dir.file(&format!("{a_if}.conf"), &conf);
     let log = dir.path.join("wg-quick.log");
     let imp = under_test();
-    let env = [("WG_QUICK_USERSPACE_IMPLEMENTATION", imp.to_str().unwrap()), ("LOG_LEVEL", "verbose")];
+    let env = [
+        ("WG_QUICK_USERSPACE_IMPLEMENTATION", imp.to_str().unwrap()),
+        ("LOG_LEVEL", "verbose"),
+    ];
     let quick = |cmd: &str| {
-        let args = ["ip", "netns", "exec", &a.name, "wg-quick", cmd, path.to_str().unwrap()];
+        let args = [
+            "ip",
+            "netns",
+            "exec",
+            &a.name,
+            "wg-quick",
+            cmd,
+            path.to_str().unwrap(),
+        ];
         let code = run_logged(30, &args, &env, &log);
         assert_eq!(code, Some(0), "wg-quick {cmd}; output:\n{}", tail(&log, 60));
     };
@@ -376,28 +477,60 @@ fn wg_quick_test(full: bool) {
     let report = |what: &str| format!("{what}; wg-quick and daemon output:\n{}", tail(&log, 60));
     for (ns, dst) in [(&a, B4), (&a, B6), (&b, A4), (&b, A6)] {
         let r = ns.ping(dst);
-        assert!(r.success(), "{}", report(&format!("ping {dst} from {}:\n{r}", ns.name)));
+        assert!(
+            r.success(),
+            "{}",
+            report(&format!("ping {dst} from {}:\n{r}", ns.name))
+        );
     }
     if full {
         let fwmark = a.wg(&["show", &a_if, "fwmark"]).ok().stdout;
-        assert_eq!(fwmark.trim(), "0xca6c", "wg-quick sets fwmark 51820 for a full tunnel");
+        assert_eq!(
+            fwmark.trim(),
+            "0xca6c",
+            "wg-quick sets fwmark 51820 for a full tunnel"
+        );
         for dst in ["192.0.2.77", "2001:db8::77"] {
             let r = a.ping(dst);
-            assert!(r.success(), "{}", report(&format!("full tunnel: ping {dst}:\n{r}")));
+            assert!(
+                r.success(),
+                "{}",
+                report(&format!("full tunnel: ping {dst}:\n{r}"))
+            );
         }
     } else {
         let r = a.ping("192.0.2.77");
-        assert!(!r.success(), "without a full tunnel 192.0.2.77 must be unreachable:\n{r}");
+        assert!(
+            !r.success(),
+            "without a full tunnel 192.0.2.77 must be unreachable:\n{r}"
+        );
     }
 
     quick("down");
-    assert!(wait_gone(da.pid, Duration::from_secs(2)), "{}", report("daemon alive 2 s after wg-quick down"));
-    assert!(!da.socket().exists(), "{} left behind", da.socket().display());
-    assert!(!a.ip(&["link", "show", &a_if]).success(), "{a_if} still exists");
+    assert!(
+        wait_gone(da.pid, Duration::from_secs(2)),
+        "{}",
+        report("daemon alive 2 s after wg-quick down")
+    );
+    assert!(
+        !da.socket().exists(),
+        "{} left behind",
+        da.socket().display()
+    );
+    assert!(
+        !a.ip(&["link", "show", &a_if]).success(),
+        "{a_if} still exists"
+    );
     let rules = a.ip(&["rule", "show"]).ok().stdout;
-    assert!(!rules.contains("51820"), "policy rules left behind:\n{rules}");
+    assert!(
+        !rules.contains("51820"),
+        "policy rules left behind:\n{rules}"
+    );
     let tables = a.exec(&["nft", "list", "tables"]).ok().stdout;
-    assert!(!tables.contains("wg-quick"), "nft tables left behind:\n{tables}");
+    assert!(
+        !tables.contains("wg-quick"),
+        "nft tables left behind:\n{tables}"
+    );
 }
 
 #[test]
@@ -419,9 +552,15 @@ fn restart_under_test_side_and_traffic_resumes() {
     t.ping_all();
     let ifname = t.da.ifname.clone();
     // SIGTERM: a clean exit takes the TUN and the UAPI socket with it.
-    assert!(t.da.terminate(Duration::from_secs(3)), "no exit within 3 s of SIGTERM");
+    assert!(
+        t.da.terminate(Duration::from_secs(3)),
+        "no exit within 3 s of SIGTERM"
+    );
     assert!(!t.da.socket().exists(), "socket left after SIGTERM");
-    assert!(!t.a.ip(&["link", "show", &ifname]).success(), "{ifname} left after SIGTERM");
+    assert!(
+        !t.a.ip(&["link", "show", &ifname]).success(),
+        "{ifname} left after SIGTERM"
+    );
     t.da.restart(&t.a);
     t.configure_a();
     // Side B is untouched: it still holds the old session and accepts the new handshake.
@@ -434,9 +573,12 @@ fn restart_under_test_side_and_traffic_resumes() {
 /// wireguard-go 0.0.20220316 needs it: it keeps a sticky source address per peer and drops it
 /// only when sending fails with EINVAL, while a vanished source address fails with ENETUNREACH.
 fn move_address(ns: &Netns, dev: &str, from: &str, to: &str, ifname: &str, port: u16) {
-    ns.ip(&["addr", "del", &format!("{from}/24"), "dev", dev]).ok();
-    ns.ip(&["addr", "add", &format!("{to}/24"), "dev", dev]).ok();
-    ns.wg(&["set", ifname, "listen-port", &port.to_string()]).ok();
+    ns.ip(&["addr", "del", &format!("{from}/24"), "dev", dev])
+        .ok();
+    ns.ip(&["addr", "add", &format!("{to}/24"), "dev", dev])
+        .ok();
+    ns.wg(&["set", ifname, "listen-port", &port.to_string()])
+        .ok();
 }
 
 #[test]
@@ -447,15 +589,168 @@ fn roaming_follows_a_new_underlay_address_on_either_side() {
     let t = Tunnel::new(false);
     t.ping_all();
     // B (wireguard-go) moves and speaks first: A must learn B's new endpoint.
-    move_address(&t.b, &t.veth.b_dev, "172.31.0.2", "172.31.0.12", &t.db.ifname, B_PORT);
+    move_address(
+        &t.b,
+        &t.veth.b_dev,
+        "172.31.0.2",
+        "172.31.0.12",
+        &t.db.ifname,
+        B_PORT,
+    );
     assert_ping(&t.b, A4);
     assert_eq!(t.endpoint_seen_by(true), format!("172.31.0.12:{B_PORT}"));
     assert_ping(&t.a, B4);
     assert_ping(&t.a, B6);
     // A (implementation under test) moves and speaks first: it must send from its new address.
-    move_address(&t.a, &t.veth.a_dev, "172.31.0.1", "172.31.0.11", &t.da.ifname, A_PORT);
+    move_address(
+        &t.a,
+        &t.veth.a_dev,
+        "172.31.0.1",
+        "172.31.0.11",
+        &t.da.ifname,
+        A_PORT,
+    );
     assert_ping(&t.a, B4);
     assert_eq!(t.endpoint_seen_by(false), format!("172.31.0.11:{A_PORT}"));
     assert_ping(&t.b, A4);
     assert_ping(&t.b, A6);
+}
+
+#[test]
+fn bad_uapi_input_gets_the_errno_wireguard_go_gives() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let ns = Netns::new("uapi");
+    let under = Daemon::start(&ns, &under_test(), &unique_ifname());
+    let go = Daemon::start(&ns, Path::new(WIREGUARD_GO), &unique_ifname());
+    let (k, peer, psk) = (Keys::generate(), Keys::generate(), genpsk());
+    for (d, port) in [(&under, 51820), (&go, 51821)] {
+        let conf = format!(
+            "[Interface]\nPrivateKey = {}\nListenPort = {port}\n\n[Peer]\nPublicKey = {}\n\
+             PresharedKey = {psk}\nAllowedIPs = 10.77.0.2/32, fd77::2/128\nEndpoint = 172.31.0.2:51821\n",
+            k.private, peer.public
+        );
+        ns.wg_setconf(&d.ifname, &conf).ok();
+    }
+    // Requests that name the existing peer change nothing even if applied line by line.
+    let p = key_hex(&peer.public);
+    let long = format!("set=1\nprivate_key={}\n\n", "a".repeat(1 << 20));
+    let cases: Vec<(&str, String)> = vec![
+        ("unknown key", "set=1\nno_such_key=1\n\n".into()),
+        (
+            "unknown peer key",
+            format!("set=1\npublic_key={p}\nno_such_key=1\n\n"),
+        ),
+        (
+            "bad hex in public_key",
+            format!("set=1\npublic_key={}\n\n", "zz".repeat(32)),
+        ),
+        ("short public_key", "set=1\npublic_key=abcd\n\n".into()),
+        (
+            "bad endpoint",
+            format!("set=1\npublic_key={p}\nendpoint=not-an-endpoint\n\n"),
+        ),
+        (
+            "endpoint without port",
+            format!("set=1\npublic_key={p}\nendpoint=172.31.0.9\n\n"),
+        ),
+        (
+            "allowed_ip /33",
+            format!("set=1\npublic_key={p}\nallowed_ip=10.0.0.1/33\n\n"),
+        ),
+        (
+            "allowed_ip /129",
+            format!("set=1\npublic_key={p}\nallowed_ip=fd77::2/129\n\n"),
+        ),
+        (
+            "listen_port out of range",
+            "set=1\nlisten_port=65536\n\n".into(),
+        ),
+        ("1 MB line", long),
+        ("unknown operation", "bogus=1\n\n".into()),
+    ];
+    for (what, request) in &cases {
+        let before = [ns.showconf(&under.ifname), ns.showconf(&go.ifname)];
+        let want = go.uapi(request.as_bytes());
+        let got = under.uapi(request.as_bytes());
+        assert_eq!(
+            got, want,
+            "{what}: answer of the implementation under test vs wireguard-go"
+        );
+        if *what != "unknown operation" {
+            assert!(
+                want.starts_with("errno=-"),
+                "{what}: wireguard-go accepted it: {want:?}"
+            );
+        }
+        let after = [ns.showconf(&under.ifname), ns.showconf(&go.ifname)];
+        assert_eq!(after, before, "{what}: configuration changed");
+    }
+    assert!(under.alive(), "the implementation under test died");
+    assert!(
+        under.uapi(b"get=1\n\n").ends_with("errno=0\n\n"),
+        "get=1 after bad input"
+    );
+}
+
+#[test]
+fn ten_thousand_random_datagrams_change_nothing() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let t = Tunnel::new(false);
+    t.ping_all();
+    let before = t.a.showconf(&t.da.ifname);
+    let seed: u64 = match std::env::var("WGRS_FUZZ_SEED") {
+        Ok(s) => s.parse().unwrap(),
+        Err(_) => StdRng::from_entropy().gen(),
+    };
+    eprintln!("random datagrams: WGRS_FUZZ_SEED={seed}");
+    let targets = [
+        SocketAddr::new(t.veth.a4.into(), A_PORT),
+        SocketAddr::new(t.veth.a6.into(), A_PORT),
+    ];
+    let sent = t.a.spawn_in(move || {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let v4 = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let v6 = UdpSocket::bind("[::]:0").unwrap();
+        let (mut sent, mut buf) = (0, [0u8; 2000]);
+        for i in 0..10_000 {
+            // Every fourth datagram looks like a message: type 1..4 and three zero bytes; every
+            // eighth also has that message's exact length (keepalive length for transport).
+            let kind = rng.gen_range(0..4);
+            let len = if i % 8 == 0 {
+                MESSAGE_LENS[kind]
+            } else {
+                rng.gen_range(0..2000)
+            };
+            let msg = &mut buf[..len];
+            rng.fill(&mut msg[..]);
+            if i % 4 == 0 && len >= 4 {
+                msg[0] = kind as u8 + 1;
+                msg[1..4].fill(0);
+            }
+            let (sock, to) = if i % 5 == 4 {
+                (&v6, targets[1])
+            } else {
+                (&v4, targets[0])
+            };
+            sent += usize::from(sock.send_to(msg, to).is_ok());
+            if i % 100 == 99 {
+                thread::sleep(Duration::from_millis(1)); // let the daemon keep up
+            }
+        }
+        sent
+    });
+    let sent = sent.join().expect("sender failed");
+    assert!(sent > 9_000, "only {sent} datagrams could be sent");
+    thread::sleep(Duration::from_millis(300));
+    assert!(t.da.alive(), "the implementation under test died");
+    assert_eq!(
+        t.a.showconf(&t.da.ifname),
+        before,
+        "random datagrams changed the configuration"
+    );
+    t.ping_all();
 }

@@ -4,7 +4,8 @@
 //! `Drop`, also when a test panics; names carry the process id and a counter, so tests and test
 //! binaries can run in parallel.
 
-#![allow(dead_code, clippy::unwrap_used)] // test support: a panic is the failure report
+#![allow(dead_code, clippy::unwrap_used)]
+// test support: a panic is the failure report
 // Waiting for a daemon to appear or go away, and for a socket to accept, polls with short sleeps.
 #![allow(clippy::disallowed_methods)]
 
@@ -46,7 +47,9 @@ pub fn under_test() -> PathBuf {
 /// True (after printing why) when the test must be skipped: not root. As root, missing tools are
 /// a setup error and fail the test with an install hint.
 pub fn skip_unless_root(tools: &[&str]) -> bool {
-    let euid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let euid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if euid != 0 {
         eprintln!("skipping: needs root (network namespaces, veth pairs, TUN devices); run as root, as CI does");
         return true;
@@ -57,7 +60,11 @@ pub fn skip_unless_root(tools: &[&str]) -> bool {
         assert!(on_path(tool), "needs `{tool}` (Debian: apt-get install -y wireguard-tools wireguard-go iproute2 iputils-ping nftables procps)");
     }
     let imp = under_test();
-    assert!(imp.exists(), "implementation under test {} does not exist", imp.display());
+    assert!(
+        imp.exists(),
+        "implementation under test {} does not exist",
+        imp.display()
+    );
     false
 }
 
@@ -112,7 +119,11 @@ impl Run {
 impl fmt::Display for Run {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}` exited {:?}", self.cmd, self.code)?;
-        write!(f, "\n--- stdout\n{}--- stderr\n{}---", self.stdout, self.stderr)
+        write!(
+            f,
+            "\n--- stdout\n{}--- stderr\n{}---",
+            self.stdout, self.stderr
+        )
     }
 }
 
@@ -150,7 +161,11 @@ pub fn run(secs: u32, args: &[&str]) -> Run {
 /// (a file, not a pipe: a daemon started by the command may keep its stdio open). Returns the
 /// exit code.
 pub fn run_logged(secs: u32, args: &[&str], env: &[(&str, &str)], log: &Path) -> Option<i32> {
-    let f = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     Command::new("timeout")
         .args(["-k", "2", &secs.to_string()])
         .args(args)
@@ -269,7 +284,11 @@ impl Netns {
     pub fn pids(&self) -> Vec<i32> {
         let out = run(10, &["ip", "netns", "pids", &self.name]);
         let me = std::process::id() as i32;
-        out.stdout.split_whitespace().filter_map(|p| p.parse().ok()).filter(|&p| p != me).collect()
+        out.stdout
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|&p| p != me)
+            .collect()
     }
 
     /// Runs `f` on a new thread that has entered this namespace (only that thread moves), so a
@@ -295,7 +314,9 @@ impl Drop for Netns {
 }
 
 fn kill_all_and_delete(name: &str) {
-    let ns = Netns { name: name.to_string() };
+    let ns = Netns {
+        name: name.to_string(),
+    };
     let pids = ns.pids();
     std::mem::forget(ns);
     for &pid in &pids {
@@ -312,7 +333,9 @@ fn remove_stale_namespaces() {
     let list = run(10, &["ip", "netns", "list"]);
     for line in list.stdout.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(NS_PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
@@ -328,7 +351,9 @@ pub fn process_gone(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(stat) => {
-            let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
             matches!(state, Some('Z' | 'X') | None)
         }
     }
@@ -376,13 +401,33 @@ pub const UNDERLAY_V6: [Ipv6Addr; 2] = [
 pub fn veth_pair(a: &Netns, b: &Netns, v4: [Ipv4Addr; 2], v6: [Ipv6Addr; 2]) -> Veth {
     let n = seq();
     let (a_dev, b_dev) = (format!("ua{n}"), format!("ub{n}"));
-    a.ip(&["link", "add", &a_dev, "type", "veth", "peer", "name", &b_dev, "netns", &b.name]).ok();
+    a.ip(&[
+        "link", "add", &a_dev, "type", "veth", "peer", "name", &b_dev, "netns", &b.name,
+    ])
+    .ok();
     for (ns, dev, ip4, ip6) in [(a, &a_dev, v4[0], v6[0]), (b, &b_dev, v4[1], v6[1])] {
-        ns.ip(&["addr", "add", &format!("{ip4}/24"), "dev", dev]).ok();
-        ns.ip(&["-6", "addr", "add", &format!("{ip6}/64"), "dev", dev, "nodad"]).ok();
+        ns.ip(&["addr", "add", &format!("{ip4}/24"), "dev", dev])
+            .ok();
+        ns.ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{ip6}/64"),
+            "dev",
+            dev,
+            "nodad",
+        ])
+        .ok();
         ns.ip(&["link", "set", dev, "up"]).ok();
     }
-    Veth { a_dev, b_dev, a4: v4[0], b4: v4[1], a6: v6[0], b6: v6[1] }
+    Veth {
+        a_dev,
+        b_dev,
+        a4: v4[0],
+        b4: v4[1],
+        a6: v6[0],
+        b6: v6[1],
+    }
 }
 
 /// A WireGuard key pair, base64 as `wg` prints it.
@@ -396,8 +441,13 @@ impl Keys {
     /// `wg genkey | wg pubkey`.
     pub fn generate() -> Keys {
         let private = run(10, &["wg", "genkey"]).ok().stdout.trim().to_string();
-        let public = run_input(10, &["wg", "pubkey"], private.as_bytes()).ok().stdout;
-        Keys { private, public: public.trim().to_string() }
+        let public = run_input(10, &["wg", "pubkey"], private.as_bytes())
+            .ok()
+            .stdout;
+        Keys {
+            private,
+            public: public.trim().to_string(),
+        }
     }
 }
 
@@ -409,7 +459,9 @@ pub fn genpsk() -> String {
 /// A base64 key in the lowercase hex the UAPI uses.
 pub fn key_hex(b64: &str) -> String {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -464,7 +516,11 @@ impl Daemon {
         let report = || format!("{bin} {ifname} in {}; log:\n{}", ns.name, tail(&log, 40));
         assert_eq!(code, Some(0), "starting {}", report());
         let mut daemon = Daemon::adopt(ns, binary, ifname);
-        assert!(daemon.socket().exists(), "no UAPI socket after starting {}", report());
+        assert!(
+            daemon.socket().exists(),
+            "no UAPI socket after starting {}",
+            report()
+        );
         daemon.log = Some(log);
         daemon._dir = Some(dir);
         daemon
@@ -538,17 +594,33 @@ impl Daemon {
 
 /// Whether process `pid` has `ifname` among its arguments and a TUN device open.
 fn serves(pid: i32, ifname: &str) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
-    let named = cmdline.split(|&b| b == 0).skip(1).any(|a| a == ifname.as_bytes());
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
-    named && fds.flatten().any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == Path::new("/dev/net/tun")))
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let named = cmdline
+        .split(|&b| b == 0)
+        .skip(1)
+        .any(|a| a == ifname.as_bytes());
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    named
+        && fds
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == Path::new("/dev/net/tun")))
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         if thread::panicking() {
             if let Some(log) = &self.log {
-                eprintln!("--- log of {} {} ({})\n{}", self.binary.display(), self.ifname, self.netns, tail(log, 60));
+                eprintln!(
+                    "--- log of {} {} ({})\n{}",
+                    self.binary.display(),
+                    self.ifname,
+                    self.netns,
+                    tail(log, 60)
+                );
             }
         }
         self.stop();
