@@ -5,10 +5,9 @@
 //! Needs root; skips with a message otherwise. Missing tools fail the tests unless
 //! `WGRS_SKIP_INTEROP=1`; `WGRS_TEST_SEED=<u64>` replays the random datagrams of a failed run.
 
-#![allow(clippy::unwrap_used)]
-// a panic is the failure report
-// Short waits for a daemon to read what was just sent; every wait is bounded.
-#![allow(clippy::disallowed_methods)]
+// A panic is the failure report. Short waits let a daemon read what was just sent; every wait
+// is bounded.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 mod common;
 use common::netns::*;
@@ -307,6 +306,12 @@ fn restart_under_test_side_and_traffic_resumes() {
     t.da.restart(&t.a);
     t.configure_a();
     // Side B is untouched: it still holds the old session and accepts the new handshake.
+    t.ping_all();
+    // A crash (SIGKILL) leaves the socket file behind; the next daemon must replace it.
+    t.da.crash();
+    assert!(t.da.socket().exists(), "SIGKILL cannot remove the socket");
+    t.da.restart(&t.a);
+    t.configure_a();
     t.ping_all();
     assert!(t.db.alive());
 }

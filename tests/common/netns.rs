@@ -5,10 +5,9 @@
 //! a test panics; names carry the process id and a counter, so tests and test binaries can run
 //! in parallel.
 
-#![allow(dead_code, clippy::unwrap_used)]
-// test support: a panic is the failure report
-// Waiting for a daemon to appear or go away, and for a socket to accept, polls with short sleeps.
-#![allow(clippy::disallowed_methods)]
+// Test support: a panic is the failure report. Waiting for a process to go away polls with short
+// sleeps.
+#![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
@@ -297,13 +296,7 @@ impl Netns {
 
     /// Process ids whose network namespace is this one (`ip netns pids`).
     pub fn pids(&self) -> Vec<i32> {
-        let out = run(10, &["ip", "netns", "pids", &self.name]);
-        let me = std::process::id() as i32;
-        out.stdout
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .filter(|&p| p != me)
-            .collect()
+        netns_pids(&self.name)
     }
 
     /// Runs `f` on a new thread that has entered this namespace (only that thread moves), so a
@@ -328,12 +321,20 @@ impl Drop for Netns {
     }
 }
 
+/// Process ids whose network namespace is `name`, this process aside (only threads of it that
+/// `spawn_in` moved can be there).
+fn netns_pids(name: &str) -> Vec<i32> {
+    let out = run(10, &["ip", "netns", "pids", name]);
+    let me = std::process::id() as i32;
+    out.stdout
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|&p| p != me)
+        .collect()
+}
+
 fn kill_all_and_delete(name: &str) {
-    let ns = Netns {
-        name: name.to_string(),
-    };
-    let pids = ns.pids();
-    std::mem::forget(ns);
+    let pids = netns_pids(name);
     for &pid in &pids {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
@@ -360,18 +361,20 @@ fn remove_stale_namespaces() {
     }
 }
 
-/// True once `pid` has exited (reaping it if it is our child; zombies count as gone).
+/// True once process `pid` has exited with all its threads (so its files, a TUN included, are
+/// closed): reaped (we are a subreaper, so orphans are ours to reap) or gone from /proc, or a
+/// zombie with no thread left. A zombie leader alone is not enough: SIGKILL can leave other
+/// threads still exiting.
 pub fn process_gone(pid: i32) -> bool {
     let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(") ")
-                .and_then(|(_, rest)| rest.chars().next());
-            matches!(state, Some('Z' | 'X') | None)
-        }
-    }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    let threads = fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    matches!(state, Some('Z' | 'X') | None) && threads <= 1
 }
 
 /// Polls `process_gone` for up to `limit`.

@@ -2,10 +2,9 @@
 //! implementation under test, side B Debian's wireguard-go, peers over a veth pair; plus ping,
 //! TCP-with-checksum and `wg` output normalisation helpers.
 
-#![allow(dead_code, clippy::unwrap_used)]
-// test support: a panic is the failure report
-// Waiting for a TCP connection polls with short sleeps.
-#![allow(clippy::disallowed_methods)]
+// Test support: a panic is the failure report. Waiting for a TCP connection polls with short
+// sleeps; transfers have deadlines.
+#![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use super::netns::*;
 use super::wg_daemon::*;

@@ -2,9 +2,8 @@
 //! binary in a namespace the way wg-quick does (`BINARY IFNAME`, background mode), find and stop
 //! it, generate keys with `wg`, and talk raw UAPI to its socket.
 
-#![allow(dead_code, clippy::unwrap_used)] // test support: a panic is the failure report
-// A UAPI answer is awaited with a deadline.
-#![allow(clippy::disallowed_methods)]
+// Test support: a panic is the failure report. A UAPI answer is awaited with a deadline.
+#![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)]
 
 use super::netns::*;
 use nix::sys::signal::{kill, Signal};
@@ -63,7 +62,9 @@ pub fn key_hex(b64: &str) -> String {
 /// Sends `request` as is over the UAPI socket of `ifname` and returns the answer: everything up
 /// to and including the first blank line, or up to EOF / a 10 s bound if none comes.
 pub fn uapi_exchange(ifname: &str, request: &[u8]) -> String {
-    let mut sock = UnixStream::connect(uapi_socket(ifname)).unwrap();
+    let path = uapi_socket(ifname);
+    let mut sock = UnixStream::connect(&path)
+        .unwrap_or_else(|e| panic!("connecting to {}: {e}", path.display()));
     let limit = Some(Duration::from_secs(10));
     sock.set_read_timeout(limit).unwrap();
     sock.set_write_timeout(limit).unwrap();
@@ -169,9 +170,24 @@ impl Daemon {
         let _ = fs::remove_file(self.socket());
     }
 
+    /// Kills the daemon with SIGKILL, as a crash would, and leaves its socket file behind.
+    pub fn crash(&mut self) {
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        assert!(
+            wait_gone(self.pid, Duration::from_secs(2)),
+            "SIGKILL did not end {}",
+            self.pid
+        );
+        self.stopped = true;
+    }
+
     /// Stops this daemon and starts the same binary again for the same interface.
     pub fn restart(&mut self, ns: &Netns) {
         self.stop();
+        let gone = wait_until(Duration::from_secs(2), || {
+            !ns.ip(&["link", "show", &self.ifname]).success()
+        });
+        assert!(gone, "{} still exists after its daemon ended", self.ifname);
         let fresh = Daemon::start(ns, &self.binary.clone(), &self.ifname.clone());
         drop(std::mem::replace(self, fresh)); // the old one is stopped: its Drop does nothing
     }
