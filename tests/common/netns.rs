@@ -333,15 +333,47 @@ fn netns_pids(name: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Kills what still runs in namespace `name`, removes the UAPI socket files those processes held
+/// (SIGKILL leaves them behind), and deletes the namespace.
 fn kill_all_and_delete(name: &str) {
     let pids = netns_pids(name);
+    let sockets: Vec<PathBuf> = pids
+        .iter()
+        .flat_map(|&p| wireguard_sockets_held(p))
+        .collect();
     for &pid in &pids {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
     for &pid in &pids {
         wait_gone(pid, Duration::from_secs(2));
     }
+    for socket in sockets {
+        let _ = fs::remove_file(socket);
+    }
     let _ = run(10, &["ip", "netns", "del", name]);
+}
+
+/// Paths of the unix sockets under a `wireguard` run directory that process `pid` has open.
+fn wireguard_sockets_held(pid: i32) -> Vec<PathBuf> {
+    let held: Vec<PathBuf> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| fs::read_link(fd.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let unix = fs::read_to_string(format!("/proc/{pid}/net/unix")).unwrap_or_default();
+    let mut paths: Vec<PathBuf> = unix
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (inode, path) = (f.get(6)?, f.get(7)?);
+            let ours = held.contains(&PathBuf::from(format!("socket:[{inode}]")));
+            (ours && path.starts_with('/') && path.contains("/wireguard/")).then(|| path.into())
+        })
+        .collect();
+    paths.dedup();
+    paths
 }
 
 /// Deletes namespaces left by test processes that no longer exist (e.g. killed by SIGKILL).
