@@ -31,6 +31,8 @@ pub const WIREGUARD_GO: &str = "/usr/bin/wireguard-go";
 pub const CMD_SECS: u32 = 30;
 /// Prefix of every namespace made here: `wgrs-t-PID-N-TAG`.
 const NS_PREFIX: &str = "wgrs-t-";
+/// Prefix of every temporary directory made here: `wgrs-netns-PID-N-TAG`.
+const TEMP_PREFIX: &str = "wgrs-netns-";
 
 /// The implementation under test: `$WGRS_UNDER_TEST` if set (e.g. `/usr/bin/wireguard-go` to
 /// validate the harness), else the wgrs binary of this build.
@@ -207,7 +209,7 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let name = format!("wgrs-netns-{}-{}-{tag}", std::process::id(), seq());
+        let name = format!("{TEMP_PREFIX}{}-{}-{tag}", std::process::id(), seq());
         let path = std::env::temp_dir().join(name);
         fs::create_dir_all(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
@@ -242,7 +244,7 @@ impl Netns {
             // Orphaned daemons (wireguard-go forks into the background) become our children, so
             // `process_gone` can reap them instead of leaving zombies.
             nix::sys::prctl::set_child_subreaper(true).unwrap();
-            remove_stale_namespaces();
+            remove_stale_leftovers();
         });
         let name = format!("{NS_PREFIX}{}-{}-{tag}", std::process::id(), seq());
         run(10, &["ip", "netns", "add", &name]).ok();
@@ -376,18 +378,28 @@ fn wireguard_sockets_held(pid: i32) -> Vec<PathBuf> {
     paths
 }
 
-/// Deletes namespaces left by test processes that no longer exist (e.g. killed by SIGKILL).
-fn remove_stale_namespaces() {
+/// Deletes namespaces and temporary directories left by test processes that no longer exist
+/// (e.g. killed by SIGKILL).
+fn remove_stale_leftovers() {
+    let dead = |pid: Option<u32>| pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+    let pid_after = |name: &str, prefix: &str| {
+        let rest = name.strip_prefix(prefix)?;
+        rest.split('-').next()?.parse::<u32>().ok()
+    };
+    for entry in fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if dead(pid_after(&name, TEMP_PREFIX)) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
     let list = run(10, &["ip", "netns", "list"]);
     for line in list.stdout.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        if dead(pid_after(name, NS_PREFIX)) {
             kill_all_and_delete(name);
         }
     }
