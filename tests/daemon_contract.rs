@@ -55,9 +55,7 @@ fn daemon_pid(ifname: &str) -> Option<i32> {
             continue;
         };
         let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
-        if args.first().is_some_and(|a| a.ends_with(b"wgrs"))
-            && args.iter().any(|a| *a == ifname.as_bytes())
-        {
+        if args.first().is_some_and(|a| a.ends_with(b"wgrs")) && args.contains(&ifname.as_bytes()) {
             return Some(pid);
         }
     }
