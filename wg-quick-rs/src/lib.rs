@@ -1,1 +1,4 @@
-//! wg-quick-rs: plan and execute `up`, `down`, `save`, `strip` (skeleton; see issue 4).
+//! wg-quick-rs: wg-quick semantics for wgrs (`up`, `down`, `save`, `strip`): parse the
+//! config, plan the steps (pure), then execute them with rollback.
+
+pub mod config;
