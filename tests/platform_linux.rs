@@ -85,8 +85,12 @@ fn read_udp(tun: &OsTun, want: impl Fn(&SocketAddr) -> bool) -> (SocketAddr, Soc
 
 /// Create a TUN, give it 10.9.0.1/24 and fd00:9::1/64, bring it up.
 fn setup_tun(tag: char) -> (OsTun, LinkGuard) {
+    setup_tun_with(tag, OsTun::create)
+}
+
+fn setup_tun_with(tag: char, make: fn(&str, u32) -> std::io::Result<OsTun>) -> (OsTun, LinkGuard) {
     let name = unique_name(tag);
-    let tun = OsTun::create(&name, DEFAULT_MTU).unwrap();
+    let tun = make(&name, DEFAULT_MTU).unwrap();
     let guard = LinkGuard(name.clone());
     ip(&["addr", "add", "10.9.0.1/24", "dev", &name]);
     ip(&["addr", "add", "fd00:9::1/64", "dev", &name, "nodad"]);
@@ -180,14 +184,30 @@ fn tun_adopted_from_fd() {
         return;
     }
     in_netns(|| {
-        let (tun, guard) = setup_tun('b');
+        let (tun, guard) = setup_tun_with('b', OsTun::create_plain);
+        assert!(!tun.offloads());
         let fd: OwnedFd = tun.into_fd(); // what the parent passes as fd 3
-        let tun = OsTun::from_fd(fd).unwrap();
+        let tun = OsTun::from_fd(fd, false).unwrap();
         assert_eq!(tun.name().unwrap(), guard.0);
         assert_eq!(tun.mtu().unwrap(), DEFAULT_MTU);
         exchange(&tun);
+        // Our own child re-attaches with offloads: same interface (name, MTU, addresses).
+        let tun = OsTun::from_fd(tun.into_fd(), true).unwrap();
+        assert!(tun.offloads(), "re-attached with TSO/GRO offloads");
+        assert_eq!(tun.name().unwrap(), guard.0);
+        exchange(&tun);
+        // Not persistent any more: it goes with its descriptor.
+        drop(tun);
+        let gone = std::process::Command::new("ip")
+            .args(["link", "show", &guard.0])
+            .output()
+            .unwrap();
+        assert!(
+            !gone.status.success(),
+            "interface removed with its last descriptor"
+        );
         let not_tun: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
-        assert!(OsTun::from_fd(not_tun).is_err());
+        assert!(OsTun::from_fd(not_tun, false).is_err());
         assert!(OsTun::create("", 1420).is_err());
         assert!(OsTun::create("x", 70_000).is_err());
     });

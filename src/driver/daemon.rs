@@ -70,7 +70,7 @@ pub fn run(ifname: &str, foreground_flag: bool) -> ExitCode {
         eprintln!("wgrs: cannot block shutdown signals: {e}");
         return ExitCode::FAILURE;
     }
-    let (tun, listener) = match open_endpoints(ifname) {
+    let (tun, listener) = match open_endpoints(ifname, foreground) {
         Ok(x) => x,
         Err(msg) => {
             eprintln!("wgrs: {msg}");
@@ -86,11 +86,12 @@ pub fn run(ifname: &str, foreground_flag: bool) -> ExitCode {
 }
 
 /// The TUN and the UAPI listener: inherited from the parent, or opened here.
-fn open_endpoints(ifname: &str) -> Result<(OsTun, UnixListener), String> {
+fn open_endpoints(ifname: &str, foreground: bool) -> Result<(OsTun, UnixListener), String> {
     let tun = match spawn::adopt_fd("WG_TUN_FD") {
-        Ok(Some(fd)) => {
-            OsTun::from_fd(fd).map_err(|e| format!("Failed to adopt TUN from WG_TUN_FD: {e}"))?
-        }
+        Ok(Some(fd)) => OsTun::from_fd(fd, std::env::var_os(READY_FD_ENV).is_some())
+            .map_err(|e| format!("Failed to adopt TUN from WG_TUN_FD: {e}"))?,
+        Ok(None) if !foreground => OsTun::create_plain(ifname, crate::platform::tun::DEFAULT_MTU)
+            .map_err(|e| format!("Failed to create TUN device: {e}"))?,
         Ok(None) => OsTun::create(ifname, crate::platform::tun::DEFAULT_MTU)
             .map_err(|e| format!("Failed to create TUN device: {e}"))?,
         Err(e) => return Err(format!("WG_TUN_FD: {e}")),
@@ -167,6 +168,10 @@ fn report_ready(result: Result<(), &str>) {
 fn serve(tun: OsTun, listener: UnixListener) -> ExitCode {
     let name = tun.name().unwrap_or_default();
     let mtu = tun.mtu().unwrap_or(crate::platform::tun::DEFAULT_MTU);
+    tracing::info!(
+        "({name}) TUN offloads {}",
+        if tun.offloads() { "on" } else { "off" }
+    );
     let bind = match OsBind::bind(0) {
         Ok(b) => Arc::new(b) as Arc<dyn Bind>,
         Err(e) => {

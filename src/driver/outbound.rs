@@ -13,7 +13,7 @@ use crate::proto::device::{Output, SendTicket};
 use crate::proto::messages::padded_len;
 
 /// Packets read from the TUN per batch.
-pub const BATCH: usize = 64;
+pub const BATCH: usize = 128;
 
 /// One sealed datagram in the arena.
 struct Sealed {

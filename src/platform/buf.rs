@@ -181,3 +181,71 @@ mod tests {
         assert!(b.set_len(1).is_err());
     }
 }
+
+/// A buffer's whole storage, for a reader that writes a packet at `headroom()` (tun-rs's
+/// `recv_multiple`); set the packet length afterwards with [`PacketBuf::set_len`].
+#[cfg(target_os = "linux")]
+pub(crate) struct RecvFrame<'a>(pub &'a mut PacketBuf);
+
+#[cfg(target_os = "linux")]
+impl AsRef<[u8]> for RecvFrame<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.data
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl AsMut<[u8]> for RecvFrame<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.0.data
+    }
+}
+
+/// A buffer seen as "headroom + packet" whose end may grow (tun-rs's `send_multiple`, which
+/// writes a virtio header into the headroom and coalesces later packets onto this one).
+#[cfg(target_os = "linux")]
+pub(crate) struct SendFrame<'a>(pub &'a mut PacketBuf);
+
+#[cfg(target_os = "linux")]
+impl AsRef<[u8]> for SendFrame<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.data[..self.0.start + self.0.len]
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl AsMut<[u8]> for SendFrame<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        let end = self.0.start + self.0.len;
+        &mut self.0.data[..end]
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl tun_rs::ExpandBuffer for SendFrame<'_> {
+    fn buf_capacity(&self) -> usize {
+        self.0.data.len()
+    }
+
+    fn buf_resize(&mut self, new_len: usize, value: u8) {
+        let b = &mut *self.0;
+        if new_len > b.data.len() {
+            b.data.resize(new_len, value);
+        }
+        let end = b.start + b.len;
+        if new_len > end {
+            b.data[end..new_len].fill(value);
+        }
+        b.len = new_len.saturating_sub(b.start);
+    }
+
+    fn buf_extend_from_slice(&mut self, src: &[u8]) {
+        let b = &mut *self.0;
+        let end = b.start + b.len;
+        if end + src.len() > b.data.len() {
+            b.data.resize(end + src.len(), 0);
+        }
+        b.data[end..end + src.len()].copy_from_slice(src);
+        b.len += src.len();
+    }
+}

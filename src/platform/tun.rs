@@ -29,6 +29,8 @@ use std::io;
 use std::time::Duration;
 
 mod mem;
+#[cfg(target_os = "linux")]
+mod offload;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod os;
 

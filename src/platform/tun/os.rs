@@ -23,6 +23,9 @@ use std::time::Duration;
 pub struct OsTun {
     dev: tun_rs::SyncDevice,
     shutdown: Shutdown,
+    /// Present when the descriptor carries virtio-net headers (Linux TSO/GRO).
+    #[cfg(target_os = "linux")]
+    offload: Option<super::offload::Offload>,
 }
 
 impl std::fmt::Debug for OsTun {
@@ -46,26 +49,64 @@ impl OsTun {
                 "empty interface name",
             ));
         }
+        #[cfg(target_os = "linux")]
+        return Self::create_linux(name, mtu, super::offload::wanted());
+        #[cfg(not(target_os = "linux"))]
         let builder = tun_rs::DeviceBuilder::new()
             .inherit_enable_state()
             .packet_information(false)
             .mtu(mtu);
-        #[cfg(target_os = "linux")]
-        let builder = builder.name(name).offload(false).multi_queue(false);
         #[cfg(target_os = "macos")]
         let builder = if name == "utun" {
             builder
         } else {
             builder.name(name)
         };
+        #[cfg(not(target_os = "linux"))]
         Self::wrap(builder.build_sync()?)
+    }
+
+    /// Linux: create or attach with offloads if wanted, falling back to none if refused.
+    #[cfg(target_os = "linux")]
+    fn create_linux(name: &str, mtu: u16, offload: bool) -> io::Result<Self> {
+        let build = |offload: bool| {
+            tun_rs::DeviceBuilder::new()
+                .inherit_enable_state()
+                .packet_information(false)
+                .mtu(mtu)
+                .name(name)
+                .offload(offload)
+                .multi_queue(false)
+                .build_sync()
+        };
+        if offload {
+            match build(true) {
+                Ok(dev) if dev.tcp_gso() => return Self::wrap(dev),
+                Ok(_) => tracing::warn!("TUN {name}: kernel refused TSO offloads; running without"),
+                Err(e) => tracing::warn!("TUN {name}: offloads unavailable ({e}); running without"),
+            }
+        }
+        Self::wrap(build(false)?)
+    }
+
+    /// Create without offloads (for a parent that hands the descriptor to a child, which
+    /// re-attaches with offloads itself).
+    pub fn create_plain(name: &str, mtu: u32) -> io::Result<Self> {
+        #[cfg(target_os = "linux")]
+        return Self::create_linux(name, check_mtu(mtu)?, false);
+        #[cfg(not(target_os = "linux"))]
+        Self::create(name, mtu)
     }
 
     /// Adopt an open TUN descriptor (the wireguard-go contract: the parent creates the TUN and
     /// the re-executed child receives it as fd 3, `WG_TUN_FD=3`). It must use IFF_NO_PI framing
     /// without IFF_VNET_HDR; anything that is not `/dev/net/tun` is refused.
+    ///
+    /// With `reattach_for_offload` (only for a descriptor from our own parent, which closes its
+    /// copy: a control plane that keeps one would make the interface unreachable for us), the
+    /// descriptor is swapped for a fresh one with TUN offloads; see `reattach_with_offload`.
     #[cfg(target_os = "linux")]
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+    pub fn from_fd(fd: OwnedFd, reattach_for_offload: bool) -> io::Result<Self> {
         use nix::sys::stat::{fstat, major, minor, SFlag};
         let st = fstat(&fd)?;
         let is_chr = SFlag::from_bits_truncate(st.st_mode).contains(SFlag::S_IFCHR);
@@ -84,13 +125,52 @@ impl OsTun {
         // IFF_VNET_HDR. IFF_NO_PI framing cannot be read back from the kernel; a descriptor
         // without it yields packets with a 4-byte prefix, a framing error, not memory unsafety.
         let dev = unsafe { tun_rs::SyncDevice::from_fd(raw)? };
-        Self::wrap(dev)
+        if !reattach_for_offload || !super::offload::wanted() {
+            return Self::wrap(dev);
+        }
+        Self::reattach_with_offload(dev)
+    }
+
+    /// Re-attach to the adopted interface with IFF_VNET_HDR: mark it persistent, close the
+    /// inherited descriptor, attach anew by name (offloads on, or off if refused), and clear
+    /// persistence so the interface still dies with us. The ifindex, MTU and state are kept.
+    #[cfg(target_os = "linux")]
+    fn reattach_with_offload(plain: tun_rs::SyncDevice) -> io::Result<Self> {
+        let name = plain.name()?;
+        let mtu = plain.mtu()?;
+        if super::offload::set_persist(plain.as_fd(), true).is_err() {
+            return Self::wrap(plain); // cannot re-attach safely: keep the plain descriptor
+        }
+        drop(plain);
+        // Until the parent has closed its copy of the descriptor the interface stays attached
+        // (EBUSY); that takes microseconds, so retry for a bounded while.
+        let mut tun = Self::create_linux(&name, mtu, true);
+        for _ in 0..400 {
+            match &tun {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    tun = Self::create_linux(&name, mtu, true);
+                }
+                _ => break,
+            }
+        }
+        match &tun {
+            Ok(t) => {
+                if let Err(e) = super::offload::set_persist(t.dev.as_fd(), false) {
+                    tracing::error!("TUN {name}: cannot clear persistence: {e}");
+                }
+            }
+            Err(e) => tracing::error!(
+                "TUN {name}: re-attach failed ({e}); the interface is left persistent"
+            ),
+        }
+        tun
     }
 
     /// Adopt an open utun descriptor (macOS side of the same contract). utun is a
     /// `PF_SYSTEM` socket; anything that is not a socket is refused.
     #[cfg(target_os = "macos")]
-    pub fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+    pub fn from_fd(fd: OwnedFd, _reattach_for_offload: bool) -> io::Result<Self> {
         use nix::sys::stat::{fstat, SFlag};
         let st = fstat(&fd)?;
         if !SFlag::from_bits_truncate(st.st_mode).contains(SFlag::S_IFSOCK) {
@@ -110,9 +190,19 @@ impl OsTun {
     fn wrap(dev: tun_rs::SyncDevice) -> io::Result<Self> {
         dev.set_nonblocking(true)?;
         Ok(Self {
+            #[cfg(target_os = "linux")]
+            offload: dev.tcp_gso().then(super::offload::Offload::new),
             dev,
             shutdown: Shutdown::new()?,
         })
+    }
+
+    /// Whether TSO/GRO offloads are active.
+    pub fn offloads(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.offload.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// Give up the interface's descriptor (to pass it to a child as fd 3). The descriptor is
@@ -126,6 +216,10 @@ impl OsTun {
 
     /// Read packets until the kernel has none left or `bufs` is full.
     fn read_ready(&self, bufs: &mut [PacketBuf]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        if let Some(off) = &self.offload {
+            return self.read_offloaded(off, bufs);
+        }
         let mut n = 0;
         while let Some(b) = bufs.get_mut(n) {
             if b.spare_mut().is_empty() {
@@ -150,6 +244,106 @@ impl OsTun {
             }
         }
         Ok(n)
+    }
+
+    /// Offload read: each syscall yields one (super-)packet, split into segments in `bufs`.
+    /// Reads while at least [`MAX_SEGMENTS`](super::offload::MAX_SEGMENTS) buffers are free.
+    #[cfg(target_os = "linux")]
+    fn read_offloaded(
+        &self,
+        off: &super::offload::Offload,
+        bufs: &mut [PacketBuf],
+    ) -> io::Result<usize> {
+        use crate::platform::buf::RecvFrame;
+        let mut guard = off.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let (raw, sizes) = &mut *guard;
+        let mut n = 0;
+        while bufs.len() - n >= super::offload::MAX_SEGMENTS.min(bufs.len()) && n < bufs.len() {
+            let rest = &mut bufs[n..];
+            let offset = rest.first().map_or(0, PacketBuf::headroom);
+            let mut frames: Vec<RecvFrame<'_>> = rest.iter_mut().map(RecvFrame).collect();
+            if sizes.len() < frames.len() {
+                sizes.resize(frames.len(), 0);
+            }
+            let count = frames.len();
+            let r = self
+                .dev
+                .recv_multiple(raw, &mut frames, &mut sizes[..count], offset);
+            drop(frames);
+            match r {
+                Ok(k) => {
+                    for (b, &len) in bufs[n..n + k].iter_mut().zip(sizes.iter()) {
+                        b.set_len(len)?;
+                    }
+                    n += k;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) if n > 0 => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBADFD) => return Err(e),
+                Err(e) => {
+                    // A malformed super-packet from the kernel: drop it, keep reading.
+                    tracing::debug!("TUN offload read: {e}");
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Offload write: coalesce IP packets and write them; anything else (or everything, once
+    /// the kernel rejected a coalesced write) goes one by one behind an empty virtio header.
+    #[cfg(target_os = "linux")]
+    fn write_offloaded(
+        &self,
+        off: &super::offload::Offload,
+        packets: &mut [PacketBuf],
+    ) -> io::Result<usize> {
+        use crate::platform::buf::SendFrame;
+        use std::sync::atomic::Ordering;
+        let offset = packets.first().map_or(0, PacketBuf::headroom);
+        let coalescable = |p: &PacketBuf| {
+            p.headroom() == offset
+                && offset >= tun_rs::VIRTIO_NET_HDR_LEN
+                && matches!(p.packet().first().map(|b| b >> 4), Some(4 | 6))
+        };
+        let mut sent = 0;
+        let mut first_err = None;
+        if off.gro_ok.load(Ordering::Relaxed) {
+            let mut frames: Vec<SendFrame<'_>> = packets
+                .iter_mut()
+                .filter(|p| coalescable(p))
+                .map(SendFrame)
+                .collect();
+            let mut gro = off.tx.lock().unwrap_or_else(|e| e.into_inner());
+            match self.dev.send_multiple(&mut gro, &mut frames, offset) {
+                Ok(_) => sent = frames.len(),
+                Err(e) if off.gro_rejected(&e) => {}
+                Err(e) => {
+                    sent = frames.len().saturating_sub(1);
+                    first_err = Some(e);
+                }
+            }
+        }
+        let gro_done = off.gro_ok.load(Ordering::Relaxed);
+        for p in packets.iter_mut().filter(|p| !(gro_done && coalescable(p))) {
+            match self.write_with_empty_header(p) {
+                Ok(()) => sent += 1,
+                Err(e) if crate::platform::tun::is_shutdown(&e) => return Err(e),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(sent), Err)
+    }
+
+    /// Write one packet on a virtio-header descriptor: a zeroed header (no offload) first.
+    #[cfg(target_os = "linux")]
+    fn write_with_empty_header(&self, p: &mut PacketBuf) -> io::Result<()> {
+        p.push_front(tun_rs::VIRTIO_NET_HDR_LEN)?.fill(0);
+        let r = self.write_one(p.packet());
+        p.pull_front(tun_rs::VIRTIO_NET_HDR_LEN)?;
+        r
     }
 
     fn write_one(&self, packet: &[u8]) -> io::Result<()> {
@@ -199,6 +393,10 @@ impl Tun for OsTun {
     }
 
     fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        if let Some(off) = &self.offload {
+            return self.write_offloaded(off, packets);
+        }
         let mut sent = 0;
         let mut first_err = None;
         for p in packets.iter() {
