@@ -145,43 +145,6 @@ impl PacketBuf {
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headroom_push_pull() {
-        let mut b = PacketBuf::from_packet(16, b"payload");
-        assert_eq!(b.headroom(), 16);
-        assert_eq!(b.packet(), b"payload");
-        b.push_front(4).unwrap().copy_from_slice(b"hdr:");
-        assert_eq!(b.packet(), b"hdr:payload");
-        assert_eq!(b.headroom(), 12);
-        b.pull_front(4).unwrap();
-        assert_eq!(b.packet(), b"payload");
-        assert!(b.push_front(17).is_err());
-        assert!(b.pull_front(8).is_err());
-        b.truncate(3);
-        assert_eq!(b.packet(), b"pay");
-    }
-
-    #[test]
-    fn bounds_are_checked() {
-        let mut b = PacketBuf::new(2, 4);
-        assert_eq!(b.capacity(), 6);
-        assert!(b.set_len(5).is_err());
-        assert!(b.set_packet(b"12345").is_err());
-        b.set_packet(b"1234").unwrap();
-        assert_eq!(b.tailroom(), 0);
-        b.reset(100);
-        assert_eq!(b.headroom(), 6);
-        assert!(b.spare_mut().is_empty());
-        assert_eq!(b.spare_len(), 0);
-        assert!(b.set_len(1).is_err());
-    }
-}
-
 /// A buffer's whole storage, for a reader that writes a packet at `headroom()` (tun-rs's
 /// `recv_multiple`); set the packet length afterwards with [`PacketBuf::set_len`].
 #[cfg(target_os = "linux")]
@@ -247,5 +210,42 @@ impl tun_rs::ExpandBuffer for SendFrame<'_> {
         }
         b.data[end..end + src.len()].copy_from_slice(src);
         b.len += src.len();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headroom_push_pull() {
+        let mut b = PacketBuf::from_packet(16, b"payload");
+        assert_eq!(b.headroom(), 16);
+        assert_eq!(b.packet(), b"payload");
+        b.push_front(4).unwrap().copy_from_slice(b"hdr:");
+        assert_eq!(b.packet(), b"hdr:payload");
+        assert_eq!(b.headroom(), 12);
+        b.pull_front(4).unwrap();
+        assert_eq!(b.packet(), b"payload");
+        assert!(b.push_front(17).is_err());
+        assert!(b.pull_front(8).is_err());
+        b.truncate(3);
+        assert_eq!(b.packet(), b"pay");
+    }
+
+    #[test]
+    fn bounds_are_checked() {
+        let mut b = PacketBuf::new(2, 4);
+        assert_eq!(b.capacity(), 6);
+        assert!(b.set_len(5).is_err());
+        assert!(b.set_packet(b"12345").is_err());
+        b.set_packet(b"1234").unwrap();
+        assert_eq!(b.tailroom(), 0);
+        b.reset(100);
+        assert_eq!(b.headroom(), 6);
+        assert!(b.spare_mut().is_empty());
+        assert_eq!(b.spare_len(), 0);
+        assert!(b.set_len(1).is_err());
     }
 }
