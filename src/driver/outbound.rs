@@ -42,6 +42,8 @@ pub fn run(sh: Arc<Shared>) {
         arena: Vec::with_capacity(BATCH * 1600),
         outputs: Vec::new(),
     };
+    let mut mtu = current_mtu(&sh);
+    let mut batches: u32 = 0;
     loop {
         let n = match sh.tun.recv_batch(&mut s.bufs, None) {
             Ok(n) => n,
@@ -51,17 +53,25 @@ pub fn run(sh: Arc<Shared>) {
                 return;
             }
         };
-        let mtu = sh
-            .tun
-            .mtu()
-            .map(|m| m as usize)
-            .unwrap_or(crate::proto::constants::DEFAULT_MTU);
+        // The MTU changes rarely (wg-quick sets it once after start): re-read it every 64
+        // batches rather than paying an ioctl per batch.
+        batches = batches.wrapping_add(1);
+        if batches % 64 == 0 {
+            mtu = current_mtu(&sh);
+        }
         route_batch(&sh, &mut s, n);
         seal_batch(&mut s, mtu);
         send_batch(&sh, &s);
         account_batch(&sh, &mut s);
         sh.carry_out(&mut s.outputs);
     }
+}
+
+fn current_mtu(sh: &Shared) -> usize {
+    sh.tun
+        .mtu()
+        .map(|m| m as usize)
+        .unwrap_or(crate::proto::constants::DEFAULT_MTU)
 }
 
 /// Under the device lock: reserve a nonce per packet, or stage it behind a handshake.

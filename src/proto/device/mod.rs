@@ -71,6 +71,7 @@ pub struct Device {
     up: bool,
     outbox: VecDeque<Output>,
     rng: DynRng,
+    jitter_state: u64,
 }
 
 impl std::fmt::Debug for Device {
@@ -85,7 +86,8 @@ impl std::fmt::Debug for Device {
 
 impl Device {
     /// An interface with no key and no peers, up, drawing randomness from `rng`.
-    pub fn new(rng: DynRng) -> Self {
+    pub fn new(mut rng: DynRng) -> Self {
+        let jitter_state = rng.next_u64() | 1; // xorshift needs a non-zero state
         Self {
             identity: None,
             peers: BTreeMap::new(),
@@ -101,6 +103,7 @@ impl Device {
             up: true,
             outbox: VecDeque::new(),
             rng,
+            jitter_state,
         }
     }
 
@@ -324,8 +327,17 @@ impl Device {
             .min()
     }
 
+    /// Timer jitter in 0..334 ms. Jitter only has to decorrelate peers, not resist an
+    /// attacker (the kernel and wireguard-go use non-cryptographic generators too), so it comes
+    /// from a xorshift generator seeded once from the injected RNG: the data path must not pay
+    /// a `getrandom` syscall per packet.
     fn jitter(&mut self) -> Duration {
-        Duration::from_millis(u64::from(self.rng.next_u32()) % REKEY_TIMEOUT_JITTER_MAX_MS)
+        let mut x = self.jitter_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter_state = x;
+        Duration::from_millis(x % REKEY_TIMEOUT_JITTER_MAX_MS)
     }
 
     fn transmit(&mut self, id: PeerId, bytes: Vec<u8>) {
