@@ -1,0 +1,191 @@
+//! Carries out a [`Plan`]: prints each step as wg-quick does (`[#] …` on stderr), runs it
+//! through a [`Runner`], and when a step fails, undoes the completed steps in reverse order and
+//! reports the failure. [`up`], [`down`] and [`save`] do the whole job on this system.
+
+mod gather;
+mod save;
+mod system;
+
+pub use gather::{gather, parse_mtu, Mode, Probe};
+pub use save::{render_showconf, save_config};
+pub use system::SystemRunner;
+
+use crate::config::Config;
+use crate::plan::{plan_down, plan_save, plan_up, Action, Os, Plan, PlanError, Undo};
+use std::fmt;
+
+/// What a successful action tells the executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// Nothing to report.
+    Done,
+    /// The daemon runs as this interface (macOS `utunN`, from the name file).
+    Named(String),
+}
+
+/// A failed action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunError {
+    /// What went wrong (the command's own stderr has already been shown).
+    pub message: String,
+    /// The command's exit status, when it ran and failed.
+    pub code: Option<i32>,
+}
+
+impl RunError {
+    /// A failure without an exit status.
+    pub fn msg(message: impl Into<String>) -> Self {
+        RunError {
+            message: message.into(),
+            code: None,
+        }
+    }
+}
+
+/// Runs actions and shows progress; the system one, or a fake in tests.
+pub trait Runner {
+    /// Shows one progress line (`[#] …`, `[+] …`) to the user (stderr).
+    fn say(&mut self, line: &str);
+    /// Performs one action.
+    fn run(&mut self, action: &Action) -> Result<Ran, RunError>;
+}
+
+/// A step failed; the steps before it have been undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecError {
+    /// The failed step's text (after `[#] `).
+    pub step: String,
+    /// Why it failed.
+    pub error: RunError,
+    /// Undo actions that failed in turn, as `text: reason`.
+    pub undo_failures: Vec<String>,
+}
+
+impl ExecError {
+    /// The exit status to leave with: the failed command's, else 1.
+    pub fn exit_code(&self) -> i32 {
+        self.error.code.filter(|&c| c != 0).unwrap_or(1)
+    }
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}' failed: {}", self.step, self.error.message)?;
+        if !self.undo_failures.is_empty() {
+            write!(f, " (and undoing: {})", self.undo_failures.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// Runs `plan` step by step; on the first failure not marked `ignore_failure`, runs the undo
+/// actions of the completed steps, newest first, and returns the failure.
+pub fn execute(plan: &Plan, runner: &mut dyn Runner) -> Result<(), ExecError> {
+    let mut real = plan.iface.clone();
+    let mut done: Vec<Vec<Undo>> = Vec::new();
+    for original in &plan.steps {
+        let step = original.bind(&real);
+        runner.say(&step.line());
+        match runner.run(&step.action) {
+            Ok(Ran::Named(name)) => {
+                runner.say(&format!("[+] Interface for {} is {}", plan.iface, name));
+                real = name;
+            }
+            Ok(Ran::Done) => {}
+            Err(_) if step.ignore_failure => {}
+            Err(error) => {
+                let undo_failures = rollback(runner, done);
+                return Err(ExecError {
+                    step: step.display,
+                    error,
+                    undo_failures,
+                });
+            }
+        }
+        // Bound after running: the daemon step's undo names the interface it just created.
+        done.push(original.undo.iter().map(|u| u.bind(&real)).collect());
+    }
+    Ok(())
+}
+
+/// Undoes completed steps, newest first; a failing undo is recorded and the rest still run.
+fn rollback(runner: &mut dyn Runner, done: Vec<Vec<Undo>>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for undos in done.into_iter().rev() {
+        for undo in undos {
+            runner.say(&format!("[#] {}", undo.display));
+            if let Err(e) = runner.run(&undo.action) {
+                failures.push(format!("{}: {}", undo.display, e.message));
+            }
+        }
+    }
+    failures
+}
+
+/// Why `up`, `down` or `save` stopped.
+#[derive(Debug)]
+pub enum Error {
+    /// Nothing was done.
+    Plan(PlanError),
+    /// A step failed (and the plan was rolled back).
+    Exec(ExecError),
+}
+
+impl Error {
+    /// The exit status to leave with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Plan(_) => 1,
+            Error::Exec(e) => e.exit_code(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Plan(e) => e.fmt(f),
+            Error::Exec(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        Error::Plan(e)
+    }
+}
+
+impl From<ExecError> for Error {
+    fn from(e: ExecError) -> Self {
+        Error::Exec(e)
+    }
+}
+
+/// `wgrs up`: gather facts on this system, plan, execute.
+pub fn up(cfg: &Config, iface: &str) -> Result<(), Error> {
+    let mut sys = SystemRunner::new();
+    let facts = gather(cfg, iface, Mode::Up, Os::current(), &mut sys);
+    let plan = plan_up(cfg, iface, &facts)?;
+    Ok(execute(&plan, &mut sys)?)
+}
+
+/// `wgrs down`; `config_path` is rewritten first when the config says `SaveConfig = true`.
+pub fn down(cfg: &Config, iface: &str, config_path: &str) -> Result<(), Error> {
+    let mut sys = SystemRunner::new();
+    let facts = gather(cfg, iface, Mode::Down, Os::current(), &mut sys);
+    let plan = plan_down(cfg, iface, config_path, &facts)?;
+    Ok(execute(&plan, &mut sys)?)
+}
+
+/// `wgrs save`: write the live configuration to `config_path`.
+pub fn save(cfg: &Config, iface: &str, config_path: &str) -> Result<(), Error> {
+    let mut sys = SystemRunner::new();
+    let facts = gather(cfg, iface, Mode::Save, Os::current(), &mut sys);
+    let plan = plan_save(cfg, iface, config_path, &facts)?;
+    Ok(execute(&plan, &mut sys)?)
+}
