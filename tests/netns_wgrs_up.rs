@@ -1,0 +1,130 @@
+//! `wgrs up` / `wgrs down` end to end (issue: wg-quick-rs) in network namespaces, against a
+//! Debian wireguard-go peer: split and full tunnel come up and carry pings (the full tunnel's
+//! own encrypted packets must not loop into it), and `down` leaves addresses, rules, routes
+//! and the nftables ruleset exactly as they were before `up`. Skips when not root.
+
+mod common;
+use common::netns::*;
+use common::tunnel::*;
+use common::wg_daemon::*;
+use std::path::Path;
+use std::time::Duration;
+
+const WGRS: &str = env!("CARGO_BIN_EXE_wgrs");
+
+/// Everything `up` may touch in a namespace, as text.
+fn snapshot(ns: &Netns) -> String {
+    let mut out = String::new();
+    for args in [
+        &["-o", "addr"][..],
+        &["rule"],
+        &["-6", "rule"],
+        &["route", "show", "table", "all"],
+        &["-6", "route", "show", "table", "all"],
+    ] {
+        out += &format!("## ip {}\n{}", args.join(" "), ns.ip(args).ok().stdout);
+    }
+    out += &format!("## nft\n{}", ns.exec(&["nft", "list", "ruleset"]).ok().stdout);
+    out
+}
+
+fn wgrs_quick(ns: &Netns, cmd: &str, path: &Path) -> Run {
+    ns.exec_for(30, &[WGRS, cmd, path.to_str().unwrap()])
+}
+
+fn up_down(full: bool) {
+    if skip_unless_root(&["nft", "sysctl"]) {
+        return;
+    }
+    let (a, b) = (Netns::new("up-a"), Netns::new("up-b"));
+    let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
+    let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
+    let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
+    let side_b = SideConf {
+        keys: &kb,
+        port: B_PORT,
+        peer: &ka.public,
+        psk: &psk,
+        endpoint: Some(format!("{}:{A_PORT}", veth.a4)),
+        allowed_ips: "10.77.0.1/32,fd77::1/128",
+        addrs: ["10.77.0.2/24", "fd77::2/64"],
+    };
+    configure(&b, &db.ifname, &side_b);
+    b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
+
+    let a_if = unique_ifname();
+    let allowed = if full { "0.0.0.0/0, ::/0" } else { "10.77.0.2/32, fd77::2/128" };
+    let conf = format!(
+        "# test tunnel\n[Interface]\nPrivateKey = {}\nAddress = 10.77.0.1/24\nAddress = fd77::1/64\nListenPort = {A_PORT}\n\
+         PostUp = echo up %i > /dev/null\n\n[Peer]\nPublicKey = {}\nPresharedKey = {psk}\nAllowedIPs = {allowed}\nEndpoint = {}:{B_PORT}\n",
+        ka.private, kb.public, veth.b4
+    );
+    let dir = TempDir::new("wgrs-up");
+    let path = dir.file(&format!("{a_if}.conf"), &conf);
+    let before = snapshot(&a);
+
+    let up = wgrs_quick(&a, "up", &path);
+    assert!(up.success(), "wgrs up failed:\n{up}");
+    assert!(up.stderr.contains(&format!("[#] ip -4 address add 10.77.0.1/24 dev {a_if}")), "{up}");
+    assert!(uapi_socket(&a_if).exists(), "daemon serving");
+    for dst in [B4, B6] {
+        assert_ping(&a, dst);
+    }
+    assert_ping(&b, A4);
+    if full {
+        assert!(up.stderr.contains("[#] nft -f"), "full tunnel installs wg-quick's nft rules: {up}");
+        assert_eq!(a.wg(&["show", &a_if, "fwmark"]).ok().stdout.trim(), "0xca6c");
+        // Only reachable through the tunnel; works only if the encrypted packets themselves
+        // leave by the underlay (fwmark + rules) instead of looping into the tunnel.
+        assert_ping(&a, "192.0.2.77");
+    }
+    let show = a.wg(&["show", &a_if]).ok().stdout;
+    assert!(show.contains("latest handshake"), "{show}");
+
+    let down = wgrs_quick(&a, "down", &path);
+    assert!(down.success(), "wgrs down failed:\n{down}");
+    assert!(
+        wait_until(Duration::from_secs(3), || !uapi_socket(&a_if).exists()),
+        "daemon gone with its socket after down"
+    );
+    assert_eq!(snapshot(&a), before, "down restores addresses, rules, routes and nft exactly");
+
+    let again = wgrs_quick(&a, "down", &path);
+    assert!(!again.success());
+    assert!(again.stderr.contains("is not a WireGuard interface"), "{again}");
+}
+
+#[test]
+fn wgrs_up_split_tunnel_ping_then_down_restores_everything() {
+    up_down(false);
+}
+
+#[test]
+fn wgrs_up_full_tunnel_does_not_loop_and_down_restores_everything() {
+    up_down(true);
+}
+
+#[test]
+fn wgrs_up_failure_rolls_back() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let a = Netns::new("up-fail");
+    let a_if = unique_ifname();
+    let k = Keys::generate();
+    let conf = format!(
+        "[Interface]\nPrivateKey = {}\nAddress = 10.78.0.1/24\nPostUp = false\n\n[Peer]\nPublicKey = {}\nAllowedIPs = 10.78.0.0/24\n",
+        k.private,
+        Keys::generate().public
+    );
+    let dir = TempDir::new("wgrs-up-fail");
+    let path = dir.file(&format!("{a_if}.conf"), &conf);
+    let before = snapshot(&a);
+    let up = wgrs_quick(&a, "up", &path);
+    assert!(!up.success(), "a failing PostUp fails the whole up");
+    assert!(
+        wait_until(Duration::from_secs(3), || !uapi_socket(&a_if).exists()),
+        "rolled back: daemon gone"
+    );
+    assert_eq!(snapshot(&a), before, "rollback restores everything");
+}
