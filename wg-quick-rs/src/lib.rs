@@ -2,3 +2,5 @@
 //! config, plan the steps (pure), then execute them with rollback.
 
 pub mod config;
+pub mod resolve;
+pub mod uapi_text;
