@@ -7,7 +7,8 @@
 //! from key and value. The remaining lines go to `wg`, which cuts at `#` and removes *every*
 //! space, tab, `\n`, `\v`, `\f` and `\r`.
 
-use std::borrow::Cow;
+use std::ops::Deref;
+use zeroize::Zeroizing;
 
 /// One input line as bash's `read -r` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,26 @@ pub(crate) struct SrcLine<'a> {
     /// 1-based line number in the file.
     pub no: usize,
     /// The line without NUL bytes and without leading/trailing spaces and tabs.
-    pub text: Cow<'a, str>,
+    pub text: LineText<'a>,
+}
+
+/// A line's text: borrowed from the input, or (rarely: NUL bytes removed) an owned copy that
+/// is zeroized when dropped, since a line may hold a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineText<'a> {
+    Borrowed(&'a str),
+    Owned(Zeroizing<String>),
+}
+
+impl Deref for LineText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            LineText::Borrowed(s) => s,
+            LineText::Owned(s) => s,
+        }
+    }
 }
 
 /// `[[:space:]]` in the C locale, which is also `wg`'s `char_is_space`.
@@ -50,16 +70,14 @@ pub(crate) fn bash_lines(text: &str) -> Vec<SrcLine<'_>> {
     lines
 }
 
-fn ifs_trim(raw: &str) -> Cow<'_, str> {
-    let text: Cow<'_, str> = if raw.contains('\0') {
-        Cow::Owned(raw.replace('\0', ""))
-    } else {
-        Cow::Borrowed(raw)
-    };
+fn ifs_trim(raw: &str) -> LineText<'_> {
     let is_ifs = |c: char| c == ' ' || c == '\t';
-    match text {
-        Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(is_ifs)),
-        Cow::Owned(s) => Cow::Owned(s.trim_matches(is_ifs).to_owned()),
+    if raw.contains('\0') {
+        let mut kept = Zeroizing::new(String::with_capacity(raw.len()));
+        kept.extend(raw.chars().filter(|&c| c != '\0'));
+        LineText::Owned(Zeroizing::new(kept.trim_matches(is_ifs).to_owned()))
+    } else {
+        LineText::Borrowed(raw.trim_matches(is_ifs))
     }
 }
 
@@ -71,14 +89,13 @@ pub(crate) fn quick_key_value(line: &str) -> (&str, &str) {
     (key.trim_matches(is_c_space), value.trim_matches(is_c_space))
 }
 
-/// `wg`'s view of a line: cut at the first `#`, all whitespace removed.
-pub(crate) fn wg_compact(line: &str) -> String {
-    line.split('#')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|&c| !is_c_space(c))
-        .collect()
+/// `wg`'s view of a line: cut at the first `#`, all whitespace removed (zeroized on drop: it
+/// may hold a key).
+pub(crate) fn wg_compact(line: &str) -> Zeroizing<String> {
+    let kept = line.split('#').next().unwrap_or("");
+    let mut out = Zeroizing::new(String::with_capacity(kept.len()));
+    out.extend(kept.chars().filter(|&c| !is_c_space(c)));
+    out
 }
 
 /// The wg-quick keys of `[Interface]`, which wg-quick consumes and `wg` never sees.

@@ -5,6 +5,19 @@
 //! Each line is first offered to wg-quick's rules (its own keys, only after a header that trims
 //! to `[Interface]`); the rest is read with `wg`'s rules (whitespace removed, keys matched
 //! case-insensitively, an unknown key is an error).
+//!
+//! Where we knowingly differ from Debian's wg / wg-quick (v1.0.20210914):
+//! - ListenPort and Endpoint ports above 65535 are errors (glibc wraps them); ports are
+//!   numeric only (`getaddrinfo` would also take a UDP service name such as `domain`).
+//! - A wg-quick key without `=` is an error (wg-quick would take the key as its value).
+//! - wg-quick's values are checked here rather than by `ip`/resolvconf at `up`: Address is
+//!   `IP[/prefix]` (no iproute2 shorthand such as `10/8`), a DNS word that looks like an
+//!   address must be one (no `%scope`), MTU is 68–65535, Table is `auto`, `off` (lowercase,
+//!   as wg-quick compares), a number, or a name from iproute2's built-ins or
+//!   [`ParseOptions::rt_tables`]. Address and DNS words are not glob-expanded.
+//! - Hooks lose everything from the first `#`, as this wg-quick does; newer upstream wg-quick
+//!   keeps the `#` part of hook values.
+//! - AllowedIPs entries prefixed `+`/`-` (newer wg's incremental syntax) are errors, as here.
 
 use super::error::ConfigError;
 use super::lex::{bash_lines, wg_compact, QuickKey, QuickScanner};
@@ -154,28 +167,8 @@ impl Parser<'_> {
         if line.is_empty() {
             return Ok(());
         }
-        if line.eq_ignore_ascii_case("[Interface]") {
-            self.section = WgSection::Interface;
-            return Ok(());
-        }
-        if line.eq_ignore_ascii_case("[Peer]") {
-            self.section = WgSection::Peer;
-            self.peers.push(PeerDraft {
-                public_key: None,
-                preshared_key: None,
-                allowed_ips: Vec::new(),
-                endpoint: None,
-                persistent_keepalive: None,
-                line: no,
-            });
-            return Ok(());
-        }
         if line.starts_with('[') {
-            let msg = match printable_key(line.trim_matches(['[', ']'])) {
-                Some(name) => format!("unknown section [{name}] (expected [Interface] or [Peer])"),
-                None => "unknown section (expected [Interface] or [Peer])".to_owned(),
-            };
-            return Err(self.err(no, None, msg));
+            return self.header(no, &line);
         }
         let Some((key, value)) = line.split_once('=') else {
             return Err(self.err(
@@ -198,6 +191,32 @@ impl Parser<'_> {
             }
             _ => Err(self.misplaced(no, key)),
         }
+    }
+
+    /// A `[...]` line (whitespace removed): `[Interface]` or `[Peer]`, any case.
+    fn header(&mut self, no: usize, line: &str) -> Result<(), ConfigError> {
+        if line.eq_ignore_ascii_case("[Interface]") {
+            self.section = WgSection::Interface;
+            return Ok(());
+        }
+        if line.eq_ignore_ascii_case("[Peer]") {
+            self.section = WgSection::Peer;
+            self.peers.push(PeerDraft {
+                public_key: None,
+                preshared_key: None,
+                allowed_ips: Vec::new(),
+                endpoint: None,
+                persistent_keepalive: None,
+                line: no,
+            });
+            return Ok(());
+        }
+        let inner = line.strip_prefix('[').and_then(|l| l.strip_suffix(']'));
+        let msg = match inner.and_then(printable_key) {
+            Some(name) => format!("unknown section [{name}] (expected [Interface] or [Peer])"),
+            None => "malformed section header (expected [Interface] or [Peer])".to_owned(),
+        };
+        Err(self.err(no, None, msg))
     }
 
     /// The error for a key `wg` does not accept where it stands.

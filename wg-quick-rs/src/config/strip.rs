@@ -12,7 +12,8 @@ use super::lex::{bash_lines, QuickScanner};
 /// call [`parse`](super::parse) first for that.
 pub fn strip(text: &str) -> String {
     let mut scanner = QuickScanner::default();
-    let mut out = String::with_capacity(text.len() + 1);
+    // Never more than the input plus two line feeds: no reallocation leaves key copies behind.
+    let mut out = String::with_capacity(text.len() + 2);
     for line in bash_lines(text) {
         if scanner.consume(&line.text).is_none() {
             out.push_str(&line.text);
