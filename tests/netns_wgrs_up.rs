@@ -12,8 +12,12 @@ use std::time::Duration;
 
 const WGRS: &str = env!("CARGO_BIN_EXE_wgrs");
 
-/// Everything `up` may touch in a namespace, as text.
+/// Everything `up` may touch in a namespace, as text, once IPv6 duplicate address detection on
+/// the underlay has settled (a "tentative" link-local address would differ later on its own).
 fn snapshot(ns: &Netns) -> String {
+    wait_until(Duration::from_secs(5), || {
+        !ns.ip(&["-6", "addr"]).ok().stdout.contains("tentative")
+    });
     let mut out = String::new();
     for args in [
         &["-o", "addr"][..],
@@ -24,7 +28,10 @@ fn snapshot(ns: &Netns) -> String {
     ] {
         out += &format!("## ip {}\n{}", args.join(" "), ns.ip(args).ok().stdout);
     }
-    out += &format!("## nft\n{}", ns.exec(&["nft", "list", "ruleset"]).ok().stdout);
+    out += &format!(
+        "## nft\n{}",
+        ns.exec(&["nft", "list", "ruleset"]).ok().stdout
+    );
     out
 }
 
@@ -53,7 +60,11 @@ fn up_down(full: bool) {
     b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
 
     let a_if = unique_ifname();
-    let allowed = if full { "0.0.0.0/0, ::/0" } else { "10.77.0.2/32, fd77::2/128" };
+    let allowed = if full {
+        "0.0.0.0/0, ::/0"
+    } else {
+        "10.77.0.2/32, fd77::2/128"
+    };
     let conf = format!(
         "# test tunnel\n[Interface]\nPrivateKey = {}\nAddress = 10.77.0.1/24\nAddress = fd77::1/64\nListenPort = {A_PORT}\n\
          PostUp = echo up %i > /dev/null\n\n[Peer]\nPublicKey = {}\nPresharedKey = {psk}\nAllowedIPs = {allowed}\nEndpoint = {}:{B_PORT}\n",
@@ -65,15 +76,25 @@ fn up_down(full: bool) {
 
     let up = wgrs_quick(&a, "up", &path);
     assert!(up.success(), "wgrs up failed:\n{up}");
-    assert!(up.stderr.contains(&format!("[#] ip -4 address add 10.77.0.1/24 dev {a_if}")), "{up}");
+    assert!(
+        up.stderr
+            .contains(&format!("[#] ip -4 address add 10.77.0.1/24 dev {a_if}")),
+        "{up}"
+    );
     assert!(uapi_socket(&a_if).exists(), "daemon serving");
     for dst in [B4, B6] {
         assert_ping(&a, dst);
     }
     assert_ping(&b, A4);
     if full {
-        assert!(up.stderr.contains("[#] nft -f"), "full tunnel installs wg-quick's nft rules: {up}");
-        assert_eq!(a.wg(&["show", &a_if, "fwmark"]).ok().stdout.trim(), "0xca6c");
+        assert!(
+            up.stderr.contains("[#] nft -f"),
+            "full tunnel installs wg-quick's nft rules: {up}"
+        );
+        assert_eq!(
+            a.wg(&["show", &a_if, "fwmark"]).ok().stdout.trim(),
+            "0xca6c"
+        );
         // Only reachable through the tunnel; works only if the encrypted packets themselves
         // leave by the underlay (fwmark + rules) instead of looping into the tunnel.
         assert_ping(&a, "192.0.2.77");
@@ -87,11 +108,18 @@ fn up_down(full: bool) {
         wait_until(Duration::from_secs(3), || !uapi_socket(&a_if).exists()),
         "daemon gone with its socket after down"
     );
-    assert_eq!(snapshot(&a), before, "down restores addresses, rules, routes and nft exactly");
+    assert_eq!(
+        snapshot(&a),
+        before,
+        "down restores addresses, rules, routes and nft exactly"
+    );
 
     let again = wgrs_quick(&a, "down", &path);
     assert!(!again.success());
-    assert!(again.stderr.contains("is not a WireGuard interface"), "{again}");
+    assert!(
+        again.stderr.contains("is not a WireGuard interface"),
+        "{again}"
+    );
 }
 
 #[test]

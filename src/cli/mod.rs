@@ -6,6 +6,7 @@
 //! positional plus flag (with `args_conflicts_with_subcommands`).
 
 mod keys;
+mod quick;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -45,6 +46,22 @@ enum Command {
     /// Reads a private key from stdin and writes a public key to stdout
     #[command(disable_help_flag = true)]
     Pubkey(NoArgs),
+    /// wg-quick up: bring up the interface described by a config file
+    Up(QuickArg),
+    /// wg-quick down: tear down an interface brought up with `up`
+    Down(QuickArg),
+    /// wg-quick save: write the running configuration back to its file
+    Save(QuickArg),
+    /// wg-quick strip: print the config file without wg-quick's own keys
+    Strip(QuickArg),
+}
+
+/// `CONFIG_FILE | INTERFACE`, as wg-quick takes it.
+#[derive(Debug, Args)]
+struct QuickArg {
+    /// `wg0` (meaning /etc/wireguard/wg0.conf) or a path ending in `.conf`
+    #[arg(value_name = "CONFIG_FILE | INTERFACE")]
+    config: String,
 }
 
 /// `wg`'s key commands take no arguments; anything given (even `--help`) earns wg's one-line
@@ -73,6 +90,8 @@ pub(crate) enum Failure {
     Usage(&'static str),
     /// An error: `{argv0}: {message}` (wg prefixes errors with its `argv[0]`).
     Message(String),
+    /// An error with a specific exit status (a failed hook's, as wg-quick passes it on).
+    MessageCode(String, i32),
     /// A line printed as is, like C's `perror` output (`getrandom: ...`).
     Plain(String),
     /// Nothing to print (e.g. stdout's reader went away); just exit 1.
@@ -104,7 +123,10 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             report(&argv0, &failure);
-            ExitCode::FAILURE
+            match failure {
+                Failure::MessageCode(_, code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -114,6 +136,10 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Genkey(args) => args.require_none("genkey").and_then(|()| keys::genkey()),
         Command::Genpsk(args) => args.require_none("genpsk").and_then(|()| keys::genpsk()),
         Command::Pubkey(args) => args.require_none("pubkey").and_then(|()| keys::pubkey()),
+        Command::Up(a) => quick::run(quick::Quick::Up, &a.config),
+        Command::Down(a) => quick::run(quick::Quick::Down, &a.config),
+        Command::Save(a) => quick::run(quick::Quick::Save, &a.config),
+        Command::Strip(a) => quick::run(quick::Quick::Strip, &a.config),
     }
 }
 
@@ -133,7 +159,9 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
 fn report(argv0: &str, failure: &Failure) {
     let text = match failure {
         Failure::Usage(subcommand) => format!("Usage: {argv0} {subcommand}\n"),
-        Failure::Message(message) => format!("{argv0}: {message}\n"),
+        Failure::Message(message) | Failure::MessageCode(message, _) => {
+            format!("{argv0}: {message}\n")
+        }
         Failure::Plain(line) => format!("{line}\n"),
         Failure::Quiet => return,
     };
@@ -172,6 +200,7 @@ mod tests {
             Command::Genkey(a) => (a, "genkey"),
             Command::Genpsk(a) => (a, "genpsk"),
             Command::Pubkey(a) => (a, "pubkey"),
+            _ => return None,
         };
         args.require_none(name).err()
     }

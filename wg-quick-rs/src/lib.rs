@@ -4,3 +4,5 @@
 pub mod config;
 pub mod exec;
 pub mod plan;
+pub mod resolve;
+pub mod uapi_text;

@@ -6,8 +6,6 @@
 use super::gather::{parse_mtu, Probe};
 use super::RunError;
 use crate::plan::{Os, SaveSpec};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
@@ -110,88 +108,13 @@ fn inet_address(line: &str) -> Option<&str> {
     words.next()
 }
 
-/// `wg showconf` text for a UAPI `get=1` answer (wireguard-tools `showconf.c` order).
+/// `wg showconf` text for a UAPI `get=1` answer: parsed by [`crate::uapi_text::parse_uapi_get`],
+/// rendered by [`crate::config::render`]. A malformed answer renders as an empty `[Interface]`.
 pub fn render_showconf(get: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(get.len() + 1024));
-    let (device, peers) = match get.find("\npublic_key=") {
-        Some(at) => get.split_at(at + 1),
-        None => (get, ""),
-    };
-    out.push_str("[Interface]\n");
-    let value = |key: &str| {
-        device
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-    };
-    if let Some(port) = value("listen_port").filter(|p| *p != "0") {
-        let _ = writeln!(out, "ListenPort = {port}");
+    match crate::uapi_text::parse_uapi_get(get) {
+        Ok(cfg) => crate::config::render(&cfg),
+        Err(_) => Zeroizing::new("[Interface]\n".to_owned()),
     }
-    if let Some(mark) = value("fwmark")
-        .and_then(|m| m.parse::<u32>().ok())
-        .filter(|&m| m != 0)
-    {
-        let _ = writeln!(out, "FwMark = 0x{mark:x}");
-    }
-    if let Some(key) = value("private_key") {
-        push_key(&mut out, "PrivateKey", key);
-    }
-    out.push('\n');
-    for (i, peer) in peers.split("public_key=").skip(1).enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        render_peer(&mut out, peer);
-    }
-    out
-}
-
-/// One `[Peer]` from the lines after its `public_key=`.
-fn render_peer(out: &mut String, peer: &str) {
-    out.push_str("[Peer]\n");
-    let mut lines = peer.lines();
-    push_key(out, "PublicKey", lines.next().unwrap_or_default());
-    let value = |key: &str| {
-        peer.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-    };
-    if let Some(psk) = value("preshared_key").filter(|k| k.chars().any(|c| c != '0')) {
-        push_key(out, "PresharedKey", psk);
-    }
-    let ips: Vec<&str> = peer
-        .lines()
-        .filter_map(|l| l.strip_prefix("allowed_ip="))
-        .collect();
-    if !ips.is_empty() {
-        let _ = writeln!(out, "AllowedIPs = {}", ips.join(", "));
-    }
-    if let Some(ep) = value("endpoint") {
-        let _ = writeln!(out, "Endpoint = {ep}");
-    }
-    if let Some(k) = value("persistent_keepalive_interval").filter(|k| *k != "0") {
-        let _ = writeln!(out, "PersistentKeepalive = {k}");
-    }
-}
-
-/// `NAME = base64(hex key)`; a malformed key is skipped.
-fn push_key(out: &mut String, name: &str, hex: &str) {
-    let mut key = Zeroizing::new([0u8; 32]);
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return;
-    }
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let digit = |b: u8| char::from(b).to_digit(16);
-        match (
-            pair.first().copied().and_then(digit),
-            pair.get(1).copied().and_then(digit),
-        ) {
-            (Some(h), Some(l)) => key[i] = (h * 16 + l) as u8,
-            _ => return,
-        }
-    }
-    let _ = write!(out, "{name} = ");
-    STANDARD.encode_string(key.as_slice(), out);
-    out.push('\n');
 }
 
 /// Writes `text` to `PATH.tmp` (mode 0600), syncs it and renames it over `path`.

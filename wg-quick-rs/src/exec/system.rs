@@ -6,7 +6,7 @@ use super::save::save_config;
 use super::{Ran, RunError, Runner};
 use crate::plan::{Action, RUN_DIR};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -210,8 +210,19 @@ impl Probe for SystemRunner {
         std::fs::read_to_string(path).ok()
     }
 
+    /// With wg's retries (`WG_ENDPOINT_RESOLUTION_RETRIES`), see [`crate::resolve`].
     fn resolve(&mut self, host: &str, port: u16) -> Option<IpAddr> {
-        (host, port).to_socket_addrs().ok()?.next().map(|a| a.ip())
+        let ep = crate::config::Endpoint {
+            host: host.to_owned(),
+            port,
+        };
+        match crate::resolve::resolve_endpoint(&ep) {
+            Ok(a) => Some(a.ip()),
+            Err(e) => {
+                eprintln!("{e}");
+                None
+            }
+        }
     }
 
     fn uapi_get(&mut self, iface: &str) -> Option<Zeroizing<String>> {
