@@ -36,7 +36,7 @@ fn snapshot(ns: &Netns) -> String {
 }
 
 fn wgrs_quick(ns: &Netns, cmd: &str, path: &Path) -> Run {
-    ns.exec_for(30, &[WGRS, cmd, path.to_str().unwrap()])
+    ns.exec_for(30, &[WGRS, cmd, path.to_str().expect("utf-8 path")])
 }
 
 fn up_down(full: bool) {
