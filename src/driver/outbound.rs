@@ -127,7 +127,9 @@ fn send_batch(sh: &Shared, s: &Scratch) {
     }
     let bind = sh.bind();
     let max = bind.max_gso_segments().max(1);
-    let mut out: Vec<Outgoing<'_>> = Vec::with_capacity(s.sealed.len());
+    // On the stack: no allocation per batch (at most one entry per sealed datagram).
+    let mut out = [Outgoing::one(s.sealed[0].ticket.to, &[]); BATCH];
+    let mut k = 0;
     let mut i = 0;
     while let Some(first) = s.sealed.get(i) {
         let (dst, size) = (first.ticket.to, first.range.len());
@@ -144,10 +146,13 @@ fn send_batch(sh: &Shared, s: &Scratch) {
                 break; // a shorter datagram may only end a GSO run
             }
         }
-        out.push(outgoing(dst, &s.arena[first.range.start..end], size, count));
+        if let Some(slot) = out.get_mut(k) {
+            *slot = outgoing(dst, &s.arena[first.range.start..end], size, count);
+            k += 1;
+        }
         i += count;
     }
-    if let Err(e) = bind.send_batch(&out) {
+    if let Err(e) = bind.send_batch(&out[..k]) {
         tracing::debug!("UDP send: {e}");
     }
 }

@@ -145,71 +145,58 @@ impl PacketBuf {
     }
 }
 
-/// A buffer's whole storage, for a reader that writes a packet at `headroom()` (tun-rs's
-/// `recv_multiple`); set the packet length afterwards with [`PacketBuf::set_len`].
+/// For tun-rs's offload I/O a buffer is seen as "headroom + packet": `recv_multiple` writes a
+/// packet at the headroom (open the view first with [`PacketBuf::open_for_read`]), and
+/// `send_multiple` writes a virtio header into the headroom and coalesces later packets onto
+/// the end of this one. Both then need no wrapper and no allocation per batch.
 #[cfg(target_os = "linux")]
-pub(crate) struct RecvFrame<'a>(pub &'a mut PacketBuf);
-
-#[cfg(target_os = "linux")]
-impl AsRef<[u8]> for RecvFrame<'_> {
+impl AsRef<[u8]> for PacketBuf {
     fn as_ref(&self) -> &[u8] {
-        &self.0.data
+        &self.data[..self.start + self.len]
     }
 }
 
 #[cfg(target_os = "linux")]
-impl AsMut<[u8]> for RecvFrame<'_> {
+impl AsMut<[u8]> for PacketBuf {
     fn as_mut(&mut self) -> &mut [u8] {
-        &mut self.0.data
-    }
-}
-
-/// A buffer seen as "headroom + packet" whose end may grow (tun-rs's `send_multiple`, which
-/// writes a virtio header into the headroom and coalesces later packets onto this one).
-#[cfg(target_os = "linux")]
-pub(crate) struct SendFrame<'a>(pub &'a mut PacketBuf);
-
-#[cfg(target_os = "linux")]
-impl AsRef<[u8]> for SendFrame<'_> {
-    fn as_ref(&self) -> &[u8] {
-        &self.0.data[..self.0.start + self.0.len]
+        let end = self.start + self.len;
+        &mut self.data[..end]
     }
 }
 
 #[cfg(target_os = "linux")]
-impl AsMut<[u8]> for SendFrame<'_> {
-    fn as_mut(&mut self) -> &mut [u8] {
-        let end = self.0.start + self.0.len;
-        &mut self.0.data[..end]
+impl PacketBuf {
+    /// Make the packet span all the room after the headroom, for a reader that writes through
+    /// `as_mut()`; set the real length with [`PacketBuf::set_len`] afterwards.
+    pub(crate) fn open_for_read(&mut self) {
+        self.len = self.data.len() - self.start;
     }
 }
 
 #[cfg(target_os = "linux")]
-impl tun_rs::ExpandBuffer for SendFrame<'_> {
+impl tun_rs::ExpandBuffer for PacketBuf {
     fn buf_capacity(&self) -> usize {
-        self.0.data.len()
+        self.data.len()
     }
 
     fn buf_resize(&mut self, new_len: usize, value: u8) {
-        let b = &mut *self.0;
-        if new_len > b.data.len() {
-            b.data.resize(new_len, value);
+        if new_len > self.data.len() {
+            self.data.resize(new_len, value);
         }
-        let end = b.start + b.len;
+        let end = self.start + self.len;
         if new_len > end {
-            b.data[end..new_len].fill(value);
+            self.data[end..new_len].fill(value);
         }
-        b.len = new_len.saturating_sub(b.start);
+        self.len = new_len.saturating_sub(self.start);
     }
 
     fn buf_extend_from_slice(&mut self, src: &[u8]) {
-        let b = &mut *self.0;
-        let end = b.start + b.len;
-        if end + src.len() > b.data.len() {
-            b.data.resize(end + src.len(), 0);
+        let end = self.start + self.len;
+        if end + src.len() > self.data.len() {
+            self.data.resize(end + src.len(), 0);
         }
-        b.data[end..end + src.len()].copy_from_slice(src);
-        b.len += src.len();
+        self.data[end..end + src.len()].copy_from_slice(src);
+        self.len += src.len();
     }
 }
 

@@ -254,22 +254,20 @@ impl OsTun {
         off: &super::offload::Offload,
         bufs: &mut [PacketBuf],
     ) -> io::Result<usize> {
-        use crate::platform::buf::RecvFrame;
         let mut guard = off.rx.lock().unwrap_or_else(|e| e.into_inner());
         let (raw, sizes) = &mut *guard;
         let mut n = 0;
         while bufs.len() - n >= super::offload::MAX_SEGMENTS.min(bufs.len()) && n < bufs.len() {
             let rest = &mut bufs[n..];
             let offset = rest.first().map_or(0, PacketBuf::headroom);
-            let mut frames: Vec<RecvFrame<'_>> = rest.iter_mut().map(RecvFrame).collect();
-            if sizes.len() < frames.len() {
-                sizes.resize(frames.len(), 0);
+            rest.iter_mut().for_each(PacketBuf::open_for_read);
+            if sizes.len() < rest.len() {
+                sizes.resize(rest.len(), 0);
             }
-            let count = frames.len();
+            let count = rest.len();
             let r = self
                 .dev
-                .recv_multiple(raw, &mut frames, &mut sizes[..count], offset);
-            drop(frames);
+                .recv_multiple(raw, rest, &mut sizes[..count], offset);
             match r {
                 Ok(k) => {
                     for (b, &len) in bufs[n..n + k].iter_mut().zip(sizes.iter()) {
@@ -298,7 +296,6 @@ impl OsTun {
         off: &super::offload::Offload,
         packets: &mut [PacketBuf],
     ) -> io::Result<usize> {
-        use crate::platform::buf::SendFrame;
         use std::sync::atomic::Ordering;
         let offset = packets.first().map_or(0, PacketBuf::headroom);
         let coalescable = |p: &PacketBuf| {
@@ -308,24 +305,18 @@ impl OsTun {
         };
         let mut sent = 0;
         let mut first_err = None;
-        if off.gro_ok.load(Ordering::Relaxed) {
-            let mut frames: Vec<SendFrame<'_>> = packets
-                .iter_mut()
-                .filter(|p| coalescable(p))
-                .map(SendFrame)
-                .collect();
+        let all_coalescable = packets.iter().all(coalescable);
+        if off.gro_ok.load(Ordering::Relaxed) && all_coalescable {
             let mut gro = off.tx.lock().unwrap_or_else(|e| e.into_inner());
-            match self.dev.send_multiple(&mut gro, &mut frames, offset) {
-                Ok(_) => sent = frames.len(),
+            match self.dev.send_multiple(&mut gro, packets, offset) {
+                Ok(_) => return Ok(packets.len()),
                 Err(e) if off.gro_rejected(&e) => {}
-                Err(e) => {
-                    sent = frames.len().saturating_sub(1);
-                    first_err = Some(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        let gro_done = off.gro_ok.load(Ordering::Relaxed);
-        for p in packets.iter_mut().filter(|p| !(gro_done && coalescable(p))) {
+        // Mixed batches (a packet without room for the header, or not IP) and a kernel that
+        // refuses coalesced writes: one by one.
+        for p in packets.iter_mut() {
             match self.write_with_empty_header(p) {
                 Ok(()) => sent += 1,
                 Err(e) if crate::platform::tun::is_shutdown(&e) => return Err(e),
