@@ -366,20 +366,11 @@ impl<K: Bits, V: Copy> Trie<K, V> {
         let Some(node) = self.nodes.get_mut(at as usize) else {
             return;
         };
+        let first = |of: fn(&Slot) -> u32| node.slots.iter().map(of).find(|&x| x != NIL);
         let heir = match (node.prefixes, node.children) {
             (0, 0) => NIL,
-            (0, 1) => node
-                .slots
-                .iter()
-                .map(|s| s.child)
-                .find(|&c| c != NIL)
-                .unwrap_or(NIL),
-            (1, 0) => node
-                .slots
-                .iter()
-                .map(|s| s.best)
-                .find(|&b| b != NIL)
-                .map_or(NIL, |b| LEAF | b),
+            (0, 1) => first(|s| s.child).unwrap_or(NIL),
+            (1, 0) => first(|s| s.best).map_or(NIL, |b| LEAF | b),
             _ => return,
         };
         node.slots = [EMPTY; FANOUT];
@@ -448,7 +439,15 @@ impl<K: Bits, V: Copy> Trie<K, V> {
             children: 0,
             slots: [EMPTY; FANOUT],
         };
-        reuse_or_push(&mut self.nodes, &mut self.free_nodes, node)
+        while let Some(at) = self.free_nodes.pop() {
+            if let Some(place) = self.nodes.get_mut(at as usize) {
+                *place = node;
+                return at;
+            }
+        }
+        self.nodes.push(node);
+        // Below LEAF in practice: 2^31 nodes would need hundreds of gigabytes.
+        u32::try_from(self.nodes.len() - 1).unwrap_or(NIL)
     }
 
     fn alloc_entry(&mut self, entry: Entry<K, V>, stamp: u64) -> u32 {
@@ -487,19 +486,6 @@ impl<K: Bits, V: Copy> Trie<K, V> {
 fn slot_range<K: Bits>(depth: u8, key: K, len: u8) -> (usize, usize) {
     let free_bits = (depth + STRIDE).saturating_sub(len).min(STRIDE);
     (key.chunk(depth, STRIDE) % FANOUT, 1 << free_bits)
-}
-
-/// Put `item` in a free place of `items` (or at the end); returns its index.
-fn reuse_or_push<I>(items: &mut Vec<I>, free: &mut Vec<u32>, item: I) -> u32 {
-    while let Some(at) = free.pop() {
-        if let Some(place) = items.get_mut(at as usize) {
-            *place = item;
-            return at;
-        }
-    }
-    items.push(item);
-    // Below NIL in practice: 2^32 - 1 items would need far more memory than exists.
-    u32::try_from(items.len() - 1).unwrap_or(NIL)
 }
 
 #[cfg(test)]
