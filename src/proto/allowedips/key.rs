@@ -1,144 +1,91 @@
-//! Compact trie keys for AllowedIPs: a masked integer and a length, cheap to compare (§2).
+//! Address bit strings for the AllowedIPs trie: `u32` for IPv4, `u128` for IPv6 (§2).
 //!
-//! `prefix_trie` is generic over its prefix type. Its `ipnet` keys recompute netmasks and
-//! network / broadcast addresses at every node a lookup visits; these keys keep the address
-//! masked at construction, so each step of a lookup is a shift, a xor and a compare.
+//! Bit 0 is the most significant bit (the first bit of the address on the wire), so a prefix
+//! of length `len` is the top `len` bits. Every operation is total: lengths past the width
+//! saturate instead of shifting out of range, so no input can make them panic.
 
-use ipnet::{Ipv4Net, Ipv6Net};
-use prefix_trie::Prefix;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::fmt::Debug;
+use std::hash::Hash;
 
-macro_rules! masked_key {
-    ($(#[$doc:meta])* $name:ident, $repr:ty, $net:ty, $addr:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub(super) struct $name {
-            /// The address with every bit past `len` cleared.
-            repr: $repr,
-            /// Prefix length, at most the address width.
-            len: u8,
-        }
+/// An address-width unsigned integer read as a string of bits, most significant first.
+pub(super) trait Bits: Copy + Eq + Hash + Debug {
+    /// Number of bits in an address: 32 or 128.
+    const WIDTH: u8;
 
-        impl $name {
-            const BITS: u8 = <$repr>::BITS as u8;
+    /// `self` with every bit at position `len` or later cleared (a `len`-bit prefix).
+    fn masked(self, len: u8) -> Self;
 
-            /// Netmask of a `len`-bit prefix (`len` above the width counts as the width).
-            #[inline(always)]
-            fn netmask(len: u8) -> $repr {
-                <$repr>::MAX
-                    .checked_shl(u32::from(Self::BITS.saturating_sub(len)))
-                    .unwrap_or(0)
-            }
+    /// How many leading bits `self` and `other` have in common (the width if equal).
+    fn common_len(self, other: Self) -> u8;
 
-            /// The key of a whole prefix, host bits cleared.
-            pub(super) fn from_net(net: $net) -> Self {
-                Self::from_repr_len(net.addr().into(), net.prefix_len())
-            }
+    /// The `n` bits from position `at` on, as an index (`n` in 1..=16; bits past the width
+    /// read as 0).
+    fn chunk(self, at: u8, n: u8) -> usize;
+}
 
-            /// The key of a single address (a full-length prefix).
-            #[inline(always)]
-            pub(super) fn host(addr: $addr) -> Self {
-                Self { repr: addr.into(), len: Self::BITS }
-            }
-
-            /// Back to the `ipnet` form.
-            pub(super) fn to_net(self) -> Option<$net> {
-                <$net>::new(<$addr>::from(self.repr), self.len).ok()
-            }
-        }
-
-        impl Prefix for $name {
-            type R = $repr;
+macro_rules! impl_bits {
+    ($t:ty) => {
+        impl Bits for $t {
+            const WIDTH: u8 = <$t>::BITS as u8;
 
             #[inline(always)]
-            fn repr(&self) -> $repr {
-                self.repr
+            fn masked(self, len: u8) -> Self {
+                let drop = u32::from(Self::WIDTH.saturating_sub(len));
+                let mask = <$t>::MAX.checked_shl(drop).unwrap_or(0);
+                self & mask
             }
 
             #[inline(always)]
-            fn prefix_len(&self) -> u8 {
-                self.len
-            }
-
-            fn from_repr_len(repr: $repr, len: u8) -> Self {
-                let len = len.min(Self::BITS);
-                Self { repr: repr & Self::netmask(len), len }
+            fn common_len(self, other: Self) -> u8 {
+                (self ^ other).leading_zeros() as u8
             }
 
             #[inline(always)]
-            fn mask(&self) -> $repr {
-                self.repr
-            }
-
-            #[inline(always)]
-            fn contains(&self, other: &Self) -> bool {
-                self.len <= other.len && (other.repr ^ self.repr) & Self::netmask(self.len) == 0
-            }
-
-            #[inline(always)]
-            fn is_bit_set(&self, bit: u8) -> bool {
-                bit < Self::BITS && (self.repr >> (Self::BITS - 1 - bit)) & 1 == 1
-            }
-
-            #[inline(always)]
-            fn eq(&self, other: &Self) -> bool {
-                self == other
+            fn chunk(self, at: u8, n: u8) -> usize {
+                let n = u32::from(n.clamp(1, 16));
+                let v = self.checked_shl(u32::from(at)).unwrap_or(0);
+                (v >> (<$t>::BITS - n)) as usize
             }
         }
     };
 }
 
-masked_key!(
-    /// An IPv4 prefix as a trie key.
-    Key4, u32, Ipv4Net, Ipv4Addr
-);
-masked_key!(
-    /// An IPv6 prefix as a trie key.
-    Key6, u128, Ipv6Net, Ipv6Addr
-);
+impl_bits!(u32);
+impl_bits!(u128);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn k4(s: &str) -> Key4 {
-        Key4::from_net(s.parse().expect("test prefix"))
+    #[test]
+    fn masks_saturate() {
+        let a = 0x0a01_0203u32;
+        assert_eq!(a.masked(8), 0x0a00_0000);
+        assert_eq!(a.masked(0), 0);
+        assert_eq!(a.masked(32), a);
+        assert_eq!(a.masked(200), a);
+        assert_eq!(u128::MAX.masked(1), 1u128 << 127);
+        assert_eq!(u128::MAX.masked(255), u128::MAX);
     }
 
     #[test]
-    fn host_bits_are_cleared_and_round_trip() {
-        assert_eq!(k4("10.1.2.3/8"), k4("10.0.0.0/8"));
-        assert_eq!(k4("10.1.2.3/8").to_net(), "10.0.0.0/8".parse().ok());
-        assert_eq!(k4("255.255.255.255/0").to_net(), "0.0.0.0/0".parse().ok());
-        assert_eq!(k4("1.2.3.4/32").repr(), 0x0102_0304);
-        let k6 = Key6::from_net("fd00::ffff/112".parse().expect("test prefix"));
-        assert_eq!(k6.to_net(), "fd00::/112".parse().ok());
-        assert_eq!(Key6::from_repr_len(u128::MAX, 200).prefix_len(), 128);
-    }
-
-    #[test]
-    fn contains_and_bits() {
-        assert!(k4("0.0.0.0/0").contains(&k4("200.1.1.1/32")));
-        assert!(k4("10.0.0.0/8").contains(&k4("10.0.0.0/8")));
-        assert!(k4("10.0.0.0/8").contains(&k4("10.255.0.0/16")));
-        assert!(!k4("10.0.0.0/8").contains(&k4("11.0.0.0/16")));
-        assert!(!k4("10.0.0.0/16").contains(&k4("10.0.0.0/8")));
-        let host = Key4::host(Ipv4Addr::new(128, 0, 0, 1));
-        assert!(host.is_bit_set(0));
-        assert!(!host.is_bit_set(1));
-        assert!(host.is_bit_set(31));
-        assert!(
-            !host.is_bit_set(32),
-            "past the width: never set, never a panic"
+    fn common_length_and_chunks() {
+        assert_eq!(0x0a01_0000u32.common_len(0x0a03_0000), 14);
+        assert_eq!(7u32.common_len(7), 32);
+        assert_eq!(0u128.common_len(1), 127);
+        assert_eq!(0xfd12_3456u32.chunk(0, 8), 0xfd);
+        assert_eq!(0xfd12_3456u32.chunk(4, 4), 0xd);
+        assert_eq!(0xfd12_3456u32.chunk(28, 4), 0x6);
+        assert_eq!(
+            0xfd12_3456u32.chunk(30, 4),
+            0x8,
+            "bits past the width read as 0"
         );
-        let h6 = Key6::host(Ipv6Addr::from(1u128));
-        assert!(h6.is_bit_set(127) && !h6.is_bit_set(126) && !h6.is_bit_set(255));
-    }
-
-    #[test]
-    fn longest_common_prefix_stays_masked() {
-        let lcp = k4("10.1.0.0/16").longest_common_prefix(&k4("10.3.0.0/16"));
-        assert_eq!(lcp, k4("10.0.0.0/14"));
-        assert_eq!(lcp.repr(), lcp.mask());
+        assert_eq!(0xfd12_3456u32.chunk(32, 4), 0);
+        assert_eq!(0xfd12_3456u32.chunk(255, 4), 0);
+        assert_eq!(0xfd12_3456u32.chunk(0, 0), 1, "n is at least 1");
+        assert_eq!(0xfd12_3456u32.chunk(0, 40), 0xfd12);
+        assert_eq!((0xfd12u128 << 112).chunk(0, 16), 0xfd12);
+        assert_eq!(0xabu128.chunk(124, 4), 0xb);
     }
 }
