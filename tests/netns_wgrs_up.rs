@@ -102,6 +102,34 @@ fn up_down(full: bool) {
     let show = a.wg(&["show", &a_if]).ok().stdout;
     assert!(show.contains("latest handshake"), "{show}");
 
+    // `save` writes the running configuration back, keeping wg-quick's own keys.
+    a.wg(&[
+        "set",
+        &a_if,
+        "peer",
+        &kb.public,
+        "persistent-keepalive",
+        "17",
+    ])
+    .ok();
+    let save = wgrs_quick(&a, "save", &path);
+    assert!(save.success(), "wgrs save failed:\n{save}");
+    let saved = std::fs::read_to_string(&path).expect("saved config");
+    for want in [
+        "Address = 10.77.0.1/24".to_owned(),
+        "Address = fd77::1/64".to_owned(),
+        "PostUp = echo up %i > /dev/null".to_owned(),
+        format!("ListenPort = {A_PORT}"),
+        format!("PrivateKey = {}", ka.private),
+        format!("PublicKey = {}", kb.public),
+        "PersistentKeepalive = 17".to_owned(),
+    ] {
+        assert!(
+            saved.contains(&want),
+            "saved config lacks {want:?}:\n{saved}"
+        );
+    }
+
     let down = wgrs_quick(&a, "down", &path);
     assert!(down.success(), "wgrs down failed:\n{down}");
     assert!(

@@ -12,7 +12,7 @@ use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
 use crate::platform::udp::MAX_RECV_LEN;
 use crate::platform::{PacketBuf, RecvMeta};
-use crate::proto::constants::{MAX_CONTENT_SIZE, MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
+use crate::proto::constants::{MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::device::{Output, ReceiveTicket, Received};
 use crate::proto::messages::{parse, Message};
 
@@ -20,6 +20,8 @@ use crate::proto::messages::{parse, Message};
 pub const BATCH: usize = 32;
 /// Datagrams handled per batch (GRO buffers hold several).
 const MAX_DATAGRAMS: usize = 256;
+/// Initial size of a TUN write buffer (a 1500-byte packet and slack); grows on demand.
+const TUN_BUF_START: usize = 2048;
 
 /// A datagram located inside a receive buffer.
 #[derive(Clone, Copy)]
@@ -53,8 +55,10 @@ pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
         transport: Vec::with_capacity(MAX_DATAGRAMS),
         tickets: Vec::with_capacity(MAX_DATAGRAMS),
         deliver: Vec::with_capacity(MAX_DATAGRAMS),
+        // MTU-sized to start with: coalescing or a larger packet grows a buffer on demand, so
+        // an idle daemon does not hold 256 × 64 KiB.
         tun_bufs: (0..MAX_DATAGRAMS)
-            .map(|_| PacketBuf::new(TUN_HEADROOM, MAX_CONTENT_SIZE))
+            .map(|_| PacketBuf::new(TUN_HEADROOM, TUN_BUF_START))
             .collect(),
         outputs: Vec::new(),
     };
@@ -185,9 +189,8 @@ fn write_tun(sh: &Shared, s: &mut Scratch) {
         };
         dst.reset(TUN_HEADROOM);
         if let Some(p) = src.packet().get(start..start + len) {
-            if dst.set_packet(p).is_ok() {
-                k += 1;
-            }
+            dst.set_packet_growing(p);
+            k += 1;
         }
     }
     if k > 0 {

@@ -43,6 +43,7 @@ pub fn run(sh: Arc<Shared>) {
         outputs: Vec::new(),
     };
     let mut mtu = current_mtu(&sh);
+    size_buffers(&mut s.bufs, mtu);
     let mut batches: u32 = 0;
     loop {
         let n = match sh.tun.recv_batch(&mut s.bufs, None) {
@@ -58,12 +59,25 @@ pub fn run(sh: Arc<Shared>) {
         batches = batches.wrapping_add(1);
         if batches % 64 == 0 {
             mtu = current_mtu(&sh);
+            size_buffers(&mut s.bufs, mtu);
         }
         route_batch(&sh, &mut s, n);
         seal_batch(&mut s, mtu);
         send_batch(&sh, &s);
         account_batch(&sh, &mut s);
         sh.carry_out(&mut s.outputs);
+    }
+}
+
+/// Read buffers sized for one MTU-sized packet (offload reads split super-packets into
+/// MTU-sized segments too): an idle daemon does not hold 128 × 64 KiB. Rebuilt if the MTU
+/// grows past them.
+fn size_buffers(bufs: &mut Vec<PacketBuf>, mtu: usize) {
+    let want = mtu.max(1500) + 64;
+    if bufs.len() != BATCH || bufs.iter().any(|b| b.capacity() < TUN_HEADROOM + want) {
+        *bufs = (0..BATCH)
+            .map(|_| PacketBuf::new(TUN_HEADROOM, want.min(MAX_CONTENT_SIZE)))
+            .collect();
     }
 }
 

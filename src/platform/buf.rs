@@ -107,6 +107,17 @@ impl PacketBuf {
         Ok(())
     }
 
+    /// Replace the packet with a copy of `bytes`, growing the storage if it is too small
+    /// (buffers start MTU-sized; a rare larger packet grows its buffer once, for good).
+    pub fn set_packet_growing(&mut self, bytes: &[u8]) {
+        let end = self.start + bytes.len();
+        if end > self.data.len() {
+            self.data.resize(end, 0);
+        }
+        self.data[self.start..end].copy_from_slice(bytes);
+        self.len = bytes.len();
+    }
+
     /// Replace the packet with a copy of `bytes`, keeping the current headroom.
     pub fn set_packet(&mut self, bytes: &[u8]) -> io::Result<()> {
         let dst = self
@@ -175,8 +186,10 @@ impl PacketBuf {
 
 #[cfg(target_os = "linux")]
 impl tun_rs::ExpandBuffer for PacketBuf {
+    /// What the buffer may grow to: coalescing only checks this bound, and the storage grows on
+    /// demand in `buf_resize`/`buf_extend_from_slice` (once per buffer; it is kept afterwards).
     fn buf_capacity(&self) -> usize {
-        self.data.len()
+        self.data.len().max(self.start + (1 << 16))
     }
 
     fn buf_resize(&mut self, new_len: usize, value: u8) {
