@@ -54,6 +54,16 @@ enum Command {
     Save(QuickArg),
     /// wg-quick strip: print the config file without wg-quick's own keys
     Strip(QuickArg),
+    /// macOS route monitor started by `up` (internal)
+    #[command(name = "__route-monitor", hide = true)]
+    RouteMonitor(MonitorArg),
+}
+
+/// The spec file `up` wrote for the route monitor.
+#[derive(Debug, Args)]
+struct MonitorArg {
+    #[arg(value_name = "SPEC_FILE")]
+    spec: std::path::PathBuf,
 }
 
 /// `CONFIG_FILE | INTERFACE`, as wg-quick takes it.
@@ -140,6 +150,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Down(a) => quick::run(quick::Quick::Down, &a.config),
         Command::Save(a) => quick::run(quick::Quick::Save, &a.config),
         Command::Strip(a) => quick::run(quick::Quick::Strip, &a.config),
+        Command::RouteMonitor(a) => {
+            wg_quick_rs::exec::monitor::run_monitor(&a.spec).map_err(Failure::Message)
+        }
     }
 }
 

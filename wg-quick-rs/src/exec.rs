@@ -3,10 +3,11 @@
 //! reports the failure. [`up`], [`down`] and [`save`] do the whole job on this system.
 
 mod gather;
+pub mod monitor;
 mod save;
 mod system;
 
-pub use gather::{gather, parse_mtu, Mode, Probe};
+pub use gather::{gather, gather_monitor, parse_mtu, Mode, Probe};
 pub use save::{render_showconf, save_config};
 pub use system::SystemRunner;
 

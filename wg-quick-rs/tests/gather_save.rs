@@ -7,8 +7,10 @@ mod common;
 use common::{config, peer};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use wg_quick_rs::exec::{gather, parse_mtu, render_showconf, save_config, Mode, Probe};
-use wg_quick_rs::plan::{plan_up, Facts, Os, OsFacts, SaveSpec};
+use wg_quick_rs::exec::{
+    gather, gather_monitor, parse_mtu, render_showconf, save_config, Mode, Probe,
+};
+use wg_quick_rs::plan::{plan_up, Facts, MonitorSpec, Os, OsFacts, SaveSpec};
 use zeroize::Zeroizing;
 
 const GET: &str = "private_key=109940a1ecbd0835feafde0861bcc76debb311a58cee820582627e9a8e47d066\nlisten_port=43556\nfwmark=51820\npublic_key=97b3e90723ec6efa670f8e503e109b7f2a91d90aea47c53491235091ada77406\npreshared_key=0000000000000000000000000000000000000000000000000000000000000000\nprotocol_version=1\nendpoint=127.0.0.1:51820\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\nallowed_ip=0.0.0.0/0\nallowed_ip=10.77.0.0/16\npublic_key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\npreshared_key=0101010101010101010101010101010101010101010101010101010101010101\nprotocol_version=1\nendpoint=[2001:db8::1]:443\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=25\nerrno=0\n";
@@ -292,4 +294,69 @@ fn save_config_writes_what_wg_quick_writes() {
 fn facts_constructors() {
     let f = Facts::linux(Default::default());
     assert!(f.resolved.is_empty() && f.endpoint_mtus.is_empty());
+}
+
+#[test]
+fn route_monitor_facts() {
+    let spec = MonitorSpec {
+        iface: "utun3".into(),
+        auto_route4: true,
+        auto_route6: false,
+        mtu_auto: true,
+        dns: vec!["1.1.1.1".into()],
+        dns_search: Vec::new(),
+        gateway4: None,
+        gateway6: None,
+        endpoints: Vec::new(),
+        services: Vec::new(),
+        teardown: Vec::new(),
+    };
+    let mut probe = FakeProbe::default()
+        .out(
+            "ifconfig utun3",
+            "utun3: flags=8051<UP,POINTOPOINT,RUNNING,MULTICAST> mtu 1420\n",
+        )
+        .out(
+            "netstat -nr -f inet",
+            "Routing tables\n\nInternet:\nDestination        Gateway            Flags               Netif Expire\ndefault            10.0.0.1           UGScg                 en0\n",
+        )
+        .out(
+            "route -n get default",
+            "   route to: default\n  gateway: 10.0.0.1\n  interface: en0\n",
+        )
+        .out("ifconfig en0", "en0: flags=8863<UP> mtu 1500\n")
+        // The IPv6 endpoint is blackholed through loopback: its MTU says nothing.
+        .out(
+            "route -n get 2001:db8::1",
+            "   route to: 2001:db8::1\n  interface: lo0\n",
+        )
+        .out("ifconfig lo0", "lo0: flags=8049<UP> mtu 16384\n")
+        .out(
+            "networksetup -listallnetworkservices",
+            "An asterisk (*) denotes that a network service is disabled.\nWi-Fi\n*USB LAN\n",
+        )
+        .out("networksetup -getdnsservers USB LAN", "192.168.1.1\n");
+    probe.uapi.insert("utun3".into(), GET.into());
+    let facts = gather_monitor(&spec, &["Wi-Fi".to_owned()], &mut probe);
+    assert!(facts.iface_present);
+    assert_eq!(facts.iface_mtu, Some(1420));
+    assert_eq!(facts.gateway4.as_deref(), Some("10.0.0.1"));
+    let endpoints: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+    assert_eq!(facts.endpoints, endpoints);
+    assert_eq!(facts.default_if_mtu, Some(1500));
+    assert!(facts.endpoint_mtus.is_empty());
+    let services = facts.services.unwrap();
+    assert_eq!(services[1].name, "USB LAN");
+    assert_eq!(services[1].dns, "192.168.1.1\n");
+    // Known services are not asked about again.
+    assert!(!probe
+        .asked
+        .iter()
+        .any(|a| a == "networksetup -getdnsservers Wi-Fi"));
+
+    // No interface: nothing else is asked.
+    let mut probe = FakeProbe::default();
+    let facts = gather_monitor(&spec, &[], &mut probe);
+    assert!(!facts.iface_present);
+    assert_eq!(probe.asked, ["ifconfig utun3"]);
 }

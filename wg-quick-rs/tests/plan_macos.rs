@@ -113,6 +113,14 @@ fn monitor_carries_the_teardown() {
     assert_eq!(spec.iface, "utun3");
     assert!(spec.auto_route4 && spec.auto_route6 && spec.mtu_auto);
     assert_eq!(spec.dns, ["1.1.1.1"]);
+    // The state darwin.bash's monitor subshell inherits.
+    assert_eq!(spec.gateway4.as_deref(), Some("192.168.1.1"));
+    assert_eq!(spec.gateway6.as_deref(), Some("fe80::1%en0"));
+    assert_eq!(
+        spec.endpoints,
+        ["198.51.100.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(spec.services, ["Wi-Fi", "USB LAN"]);
     let teardown: Vec<&str> = spec.teardown.iter().map(|u| u.display.as_str()).collect();
     assert_eq!(
         teardown,

@@ -2,7 +2,8 @@
 //! wg-quick asks `ip`, `nft`, `wg show`, `netstat` and `networksetup`, asked before the plan.
 
 use crate::config::{Config, Table};
-use crate::plan::{Facts, LinuxFacts, MacFacts, MacService, Os, OsFacts, RUN_DIR};
+use crate::plan::monitor::MonitorFacts;
+use crate::plan::{Facts, LinuxFacts, MacFacts, MacService, MonitorSpec, Os, OsFacts, RUN_DIR};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -257,4 +258,86 @@ fn default_gateway(netstat: &str) -> Option<String> {
         let (dest, gw) = (words.next()?, words.next()?);
         (dest == "default" && !gw.starts_with("link#")).then(|| gw.to_owned())
     })
+}
+
+/// What the route monitor needs after a routing change (darwin.bash asks `ifconfig`,
+/// `netstat -nr`, `wg show endpoints` and `networksetup`). Services in `known` are listed
+/// without asking for their DNS: the monitor only reads the DNS of new ones.
+pub fn gather_monitor(spec: &MonitorSpec, known: &[String], probe: &mut dyn Probe) -> MonitorFacts {
+    let Some(ifconfig) = probe.output(&["ifconfig", &spec.iface]) else {
+        return MonitorFacts::default();
+    };
+    let mut facts = MonitorFacts {
+        iface_present: true,
+        iface_mtu: parse_mtu(&ifconfig),
+        ..MonitorFacts::default()
+    };
+    if spec.auto_route4 || spec.auto_route6 || spec.mtu_auto {
+        facts.endpoints = probe
+            .uapi_get(&spec.iface)
+            .map(|get| uapi_endpoints(&get))
+            .unwrap_or_default();
+    }
+    if spec.auto_route4 || spec.auto_route6 {
+        facts.gateway4 = probe
+            .output(&["netstat", "-nr", "-f", "inet"])
+            .and_then(|o| default_gateway(&o));
+        facts.gateway6 = probe
+            .output(&["netstat", "-nr", "-f", "inet6"])
+            .and_then(|o| default_gateway(&o));
+    }
+    if spec.mtu_auto {
+        facts.default_if_mtu = outside_route_mtu(probe, "default", &spec.iface);
+        for ip in facts.endpoints.clone() {
+            if let Some(m) = outside_route_mtu(probe, &ip.to_string(), &spec.iface) {
+                facts.endpoint_mtus.insert(ip, m);
+            }
+        }
+    }
+    if !spec.dns.is_empty() {
+        facts.services = probe
+            .output(&["networksetup", "-listallnetworkservices"])
+            .map(|list| {
+                list.lines()
+                    .skip(1)
+                    .map(|line| {
+                        let name = line.strip_prefix('*').unwrap_or(line).to_owned();
+                        if known.contains(&name) {
+                            return MacService {
+                                name,
+                                ..MacService::default()
+                            };
+                        }
+                        let dns = probe
+                            .output(&["networksetup", "-getdnsservers", &name])
+                            .unwrap_or_default();
+                        let search = probe
+                            .output(&["networksetup", "-getsearchdomains", &name])
+                            .unwrap_or_default();
+                        MacService { name, dns, search }
+                    })
+                    .collect()
+            });
+    }
+    facts
+}
+
+/// The addresses of a UAPI answer's `endpoint=` lines (`wg show IFACE endpoints`).
+fn uapi_endpoints(get: &str) -> Vec<IpAddr> {
+    get.lines()
+        .filter_map(|l| l.strip_prefix("endpoint="))
+        .filter_map(|e| e.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.ip())
+        .collect()
+}
+
+/// [`mac_route_mtu`], unless the route goes through the tunnel itself or loopback (an endpoint
+/// blackholed while there is no gateway): those say nothing about the path outside.
+fn outside_route_mtu(probe: &mut dyn Probe, dest: &str, tunnel: &str) -> Option<u32> {
+    let out = probe.output(&["route", "-n", "get", dest])?;
+    let netif = word_after(&out, "interface:")?;
+    if netif == tunnel || netif.starts_with("lo") {
+        return None;
+    }
+    parse_mtu(&probe.output(&["ifconfig", netif])?)
 }

@@ -50,10 +50,7 @@ impl Runner for SystemRunner {
                 }
                 _ => Ok(Ran::Done),
             },
-            Action::RouteMonitor(_) => {
-                eprintln!("[!] The route monitor is not implemented yet: routes, MTU and DNS are not re-applied when the network changes");
-                Ok(Ran::Done)
-            }
+            Action::RouteMonitor(spec) => super::monitor::start(spec).map(|()| Ran::Done),
         }
     }
 }

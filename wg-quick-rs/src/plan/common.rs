@@ -124,9 +124,18 @@ pub fn endpoint_ips(cfg: &Config, facts: &Facts) -> Result<Vec<IpAddr>, PlanErro
 /// Automatic MTU: the smallest MTU among the routes to the endpoints (our issue; wg-quick takes
 /// the largest), else the default route's, else 1500; minus the 80-byte overhead.
 pub fn auto_mtu(endpoints: &[IpAddr], facts: &Facts, default_mtu: Option<u32>) -> u32 {
+    auto_mtu_from(endpoints, &facts.endpoint_mtus, default_mtu)
+}
+
+/// [`auto_mtu`] over a map of endpoint route MTUs (the route monitor gathers its own).
+pub fn auto_mtu_from(
+    endpoints: &[IpAddr],
+    endpoint_mtus: &BTreeMap<IpAddr, u32>,
+    default_mtu: Option<u32>,
+) -> u32 {
     let smallest = endpoints
         .iter()
-        .filter_map(|ip| facts.endpoint_mtus.get(ip).copied())
+        .filter_map(|ip| endpoint_mtus.get(ip).copied())
         .filter(|&m| m > 0)
         .min();
     let base = smallest

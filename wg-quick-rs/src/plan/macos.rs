@@ -4,7 +4,7 @@
 
 use super::common::{auto_mtu, cidr_text, endpoint_ips, hooks, sorted_allowed_ips};
 use super::linux::save_tail;
-use super::macos_routes::{endpoint_routes, routes, set_dns};
+use super::macos_routes::{endpoint_routes, routes, saved_words, set_dns};
 use super::uapi::setconf_request;
 use super::{
     Action, Facts, MacFacts, MonitorSpec, Os, Plan, PlanError, SaveSpec, Step, Tag, Undo,
@@ -56,7 +56,7 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, mf: &MacFacts) -> Result<Pla
         steps.extend(dns_steps);
         teardown.extend(dns_teardown);
     }
-    steps.push(monitor(cfg, auto4, auto6, teardown));
+    steps.push(monitor(cfg, mf, &endpoints, (auto4, auto6), teardown));
     steps.extend(hooks(&ifc.post_up, r, Some(iface)));
     Ok(Plan {
         os: Os::MacOs,
@@ -174,9 +174,33 @@ fn ifconfig(args: &[&str]) -> Step {
     Step::cmd(argv.join(" "), Action::run(&argv))
 }
 
-/// `monitor_daemon`.
-fn monitor(cfg: &Config, auto4: bool, auto6: bool, teardown: Vec<Undo>) -> Step {
+/// `monitor_daemon`, with the state darwin.bash's background subshell inherits (`GATEWAY4`,
+/// `GATEWAY6`, `ENDPOINTS`, the `SERVICE_DNS` keys).
+fn monitor(
+    cfg: &Config,
+    mf: &MacFacts,
+    endpoints: &[IpAddr],
+    (auto4, auto6): (bool, bool),
+    teardown: Vec<Undo>,
+) -> Step {
     let ifc = &cfg.interface;
+    let auto = auto4 || auto6;
+    let mut routed: Vec<IpAddr> = Vec::new();
+    for &ip in endpoints {
+        let wanted = if ip.is_ipv4() { auto4 } else { auto6 };
+        if wanted && !routed.contains(&ip) {
+            routed.push(ip);
+        }
+    }
+    let services = if ifc.dns.is_empty() {
+        Vec::new()
+    } else {
+        mf.services
+            .iter()
+            .filter(|s| saved_words(&s.dns).is_some())
+            .map(|s| s.name.clone())
+            .collect()
+    };
     let spec = MonitorSpec {
         iface: REAL_IFACE.to_owned(),
         auto_route4: auto4,
@@ -184,6 +208,10 @@ fn monitor(cfg: &Config, auto4: bool, auto6: bool, teardown: Vec<Undo>) -> Step 
         mtu_auto: ifc.mtu.is_none(),
         dns: ifc.dns.iter().map(|d| d.to_string()).collect(),
         dns_search: ifc.dns_search.clone(),
+        gateway4: mf.gateway4.clone().filter(|_| auto),
+        gateway6: mf.gateway6.clone().filter(|_| auto),
+        endpoints: routed,
+        services,
         teardown,
     };
     let mut step = Step::cmd("Backgrounding route monitor", Action::RouteMonitor(spec));

@@ -7,7 +7,7 @@ use crate::config::{Cidr, Config, Table};
 use std::net::IpAddr;
 
 /// `inet` or `inet6` (for `route -inet…`).
-fn family(ip: IpAddr) -> &'static str {
+pub(super) fn family(ip: IpAddr) -> &'static str {
     if ip.is_ipv4() {
         "-inet"
     } else {
@@ -16,7 +16,7 @@ fn family(ip: IpAddr) -> &'static str {
 }
 
 /// A `route -q -n …` step; `undo` deletes `dest` again.
-fn route(args: &[&str], dest: &str, fam: &str) -> Step {
+pub(super) fn route(args: &[&str], dest: &str, fam: &str) -> Step {
     let argv: Vec<&str> = ["route", "-q", "-n"]
         .iter()
         .copied()
@@ -28,7 +28,7 @@ fn route(args: &[&str], dest: &str, fam: &str) -> Step {
 }
 
 /// `route -q -n delete FAMILY DEST`.
-fn delete(fam: &str, dest: &str) -> Undo {
+pub(super) fn delete(fam: &str, dest: &str) -> Undo {
     let argv = ["route", "-q", "-n", "delete", fam, dest];
     Undo {
         display: argv.join(" "),
@@ -129,7 +129,7 @@ pub fn endpoint_routes(
 
 /// How darwin.bash keeps a `networksetup -get…` answer: a sentence (it has a space) means
 /// none (`Empty`); empty output means the service is skipped.
-fn saved_words(response: &str) -> Option<Vec<String>> {
+pub(super) fn saved_words(response: &str) -> Option<Vec<String>> {
     let response = response.trim_end_matches('\n');
     if response.is_empty() {
         None
@@ -141,7 +141,7 @@ fn saved_words(response: &str) -> Option<Vec<String>> {
 }
 
 /// A `networksetup` step or undo: `-setdnsservers` / `-setsearchdomains SERVICE VALUES…`.
-fn networksetup(option: &str, service: &str, values: &[String]) -> Undo {
+pub(super) fn networksetup(option: &str, service: &str, values: &[String]) -> Undo {
     let mut argv = vec![
         "networksetup".to_owned(),
         option.to_owned(),

@@ -9,6 +9,7 @@ mod linux;
 mod linux_default;
 mod macos;
 mod macos_routes;
+pub mod monitor;
 mod uapi;
 
 pub use error::PlanError;
@@ -16,6 +17,7 @@ pub use facts::{Facts, LinuxFacts, MacFacts, MacService, OsFacts};
 
 use crate::config::Config;
 use std::fmt;
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 /// Stands for the real interface name until the daemon has picked it (macOS `utunN`). A NUL can
@@ -133,6 +135,14 @@ pub struct MonitorSpec {
     pub dns: Vec<String>,
     /// Search domains to re-apply.
     pub dns_search: Vec<String>,
+    /// The IPv4 default gateway `up` routed the endpoints through (`GATEWAY4`).
+    pub gateway4: Option<String>,
+    /// The IPv6 default gateway (`GATEWAY6`).
+    pub gateway6: Option<String>,
+    /// The endpoints `up` gave a host route (`ENDPOINTS` after `set_endpoint_direct_route`).
+    pub endpoints: Vec<IpAddr>,
+    /// The network services whose DNS `up` saved and replaced (the keys of `SERVICE_DNS`).
+    pub services: Vec<String>,
     /// What to run when the interface disappears (`del_routes; del_dns`).
     pub teardown: Vec<Undo>,
 }
