@@ -72,32 +72,60 @@ pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
                 continue;
             }
         };
-        classify(&sh, &mut s, n, &handshakes);
-        match_keypairs(&sh, &mut s);
-        open_all(&mut s);
-        complete_all(&sh, &mut s);
-        write_tun(&sh, &mut s);
+        // GRO buffers can hold far more datagrams than one pass handles: work through the
+        // batch in passes of at most MAX_DATAGRAMS, resuming where the last pass stopped.
+        let mut cursor = Cursor::default();
+        loop {
+            let more = classify(&sh, &mut s, n, &mut cursor, &handshakes);
+            match_keypairs(&sh, &mut s);
+            open_all(&mut s);
+            complete_all(&sh, &mut s);
+            write_tun(&sh, &mut s);
+            if !more {
+                break;
+            }
+        }
         sh.carry_out(&mut s.outputs);
     }
 }
 
-/// Split buffers into datagrams: transport ones are kept, handshake ones queued.
-fn classify(sh: &Shared, s: &mut Scratch, n: usize, handshakes: &SyncSender<HandshakeJob>) {
+/// Where classification of a receive batch stopped: buffer index and byte offset in it.
+#[derive(Default, Clone, Copy)]
+struct Cursor {
+    buf: usize,
+    start: usize,
+}
+
+/// Split buffers into datagrams from `cursor` on: transport ones are kept (at most
+/// MAX_DATAGRAMS per pass), handshake ones queued. Returns true when datagrams remain.
+fn classify(
+    sh: &Shared,
+    s: &mut Scratch,
+    n: usize,
+    cursor: &mut Cursor,
+    handshakes: &SyncSender<HandshakeJob>,
+) -> bool {
     s.transport.clear();
-    for (i, (buf, meta)) in s.bufs.iter().zip(&s.meta).enumerate().take(n) {
-        let mut start = 0;
-        for d in meta.segments(buf.packet()) {
+    while cursor.buf < n {
+        let (Some(buf), Some(meta)) = (s.bufs.get(cursor.buf), s.meta.get(cursor.buf)) else {
+            break;
+        };
+        let bytes = buf.packet().get(..meta.len).unwrap_or(buf.packet());
+        let stride = meta.stride.max(1);
+        while let Some(d) = bytes.get(cursor.start..).filter(|r| !r.is_empty()) {
+            if s.transport.len() == MAX_DATAGRAMS {
+                return true;
+            }
+            let d = d.get(..stride).unwrap_or(d);
             let loc = Loc {
-                buf: i,
-                start,
+                buf: cursor.buf,
+                start: cursor.start,
                 len: d.len(),
                 src: meta.src,
             };
-            start += d.len();
+            cursor.start += d.len();
             match d.first() {
-                Some(&MESSAGE_TRANSPORT) if s.transport.len() < MAX_DATAGRAMS => {
-                    s.transport.push(loc)
-                }
+                Some(&MESSAGE_TRANSPORT) => s.transport.push(loc),
                 Some(1..=3) => {
                     // Count first, so the worker never sees the backlog below zero.
                     sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
@@ -108,7 +136,12 @@ fn classify(sh: &Shared, s: &mut Scratch, n: usize, handshakes: &SyncSender<Hand
                 _ => {}
             }
         }
+        *cursor = Cursor {
+            buf: cursor.buf + 1,
+            start: 0,
+        };
     }
+    false
 }
 
 /// Under the device lock: find each transport message's keypair.
