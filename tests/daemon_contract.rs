@@ -37,6 +37,19 @@ impl Ns {
 
 impl Drop for Ns {
     fn drop(&mut self) {
+        // Processes inside keep a namespace alive after `ip netns del`: stop them first, so a
+        // failed test leaves no daemon behind.
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.0]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }

@@ -7,6 +7,7 @@
 
 mod keys;
 mod quick;
+mod show;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -54,6 +55,15 @@ enum Command {
     Save(QuickArg),
     /// wg-quick strip: print the config file without wg-quick's own keys
     Strip(QuickArg),
+    /// Shows the current configuration and device information (as `wg show`)
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wgrs show [{ <interface> | all | interfaces } [PARAM]]"
+    )]
+    Show(ShowArgs),
+    /// Shows the current configuration of an interface, for use with `setconf` (as `wg showconf`)
+    #[command(disable_help_flag = true, override_usage = "wgrs showconf <interface>")]
+    Showconf(ShowconfArgs),
     /// macOS route monitor started by `up` (internal)
     #[command(name = "__route-monitor", hide = true)]
     RouteMonitor(MonitorArg),
@@ -64,6 +74,35 @@ enum Command {
 struct MonitorArg {
     #[arg(value_name = "SPEC_FILE")]
     spec: std::path::PathBuf,
+}
+
+/// `wg show`'s arguments, taken as they come and checked by hand as wg checks them (so that
+/// `show help` and wrong counts earn wg's usage text, not clap's).
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// An interface, `all` or `interfaces` (none: all), then optionally one of public-key,
+    /// private-key, listen-port, fwmark, peers, preshared-keys, endpoints, allowed-ips,
+    /// latest-handshakes, transfer, persistent-keepalive, dump
+    #[arg(
+        value_name = "ARG",
+        num_args = 0..,
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
+    args: Vec<OsString>,
+}
+
+/// `wg showconf`'s argument (exactly one, checked by hand).
+#[derive(Debug, Args)]
+struct ShowconfArgs {
+    /// The interface
+    #[arg(
+        value_name = "INTERFACE",
+        num_args = 0..,
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
+    args: Vec<OsString>,
 }
 
 /// `CONFIG_FILE | INTERFACE`, as wg-quick takes it.
@@ -129,7 +168,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match dispatch(command) {
+    match dispatch(command, &argv0) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             report(&argv0, &failure);
@@ -141,7 +180,7 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> Result<(), Failure> {
+fn dispatch(command: Command, argv0: &str) -> Result<(), Failure> {
     match command {
         Command::Genkey(args) => args.require_none("genkey").and_then(|()| keys::genkey()),
         Command::Genpsk(args) => args.require_none("genpsk").and_then(|()| keys::genpsk()),
@@ -153,6 +192,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::RouteMonitor(a) => {
             wg_quick_rs::exec::monitor::run_monitor(&a.spec).map_err(Failure::Message)
         }
+        Command::Show(a) => show::show(&a.args, argv0),
+        Command::Showconf(a) => show::showconf(&a.args),
     }
 }
 
@@ -204,6 +245,25 @@ mod tests {
                 dispatch_usage(cli.command.expect("a subcommand")).is_some(),
                 "{args:?}"
             );
+        }
+    }
+
+    #[test]
+    fn show_arguments_are_collected_for_wgs_own_checks() {
+        for (args, want) in [
+            (&["wgrs", "show"][..], 0),
+            (&["wgrs", "show", "wg0", "dump"], 2),
+            (&["wgrs", "show", "--help"], 1),
+            (&["wgrs", "show", "a", "b", "c"], 3),
+        ] {
+            match Cli::try_parse_from(args).expect("parses").command {
+                Some(Command::Show(a)) => assert_eq!(a.args.len(), want, "{args:?}"),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+        match Cli::try_parse_from(["wgrs", "showconf", "-x", "y"]).map(|c| c.command) {
+            Ok(Some(Command::Showconf(a))) => assert_eq!(a.args, ["-x", "y"]),
+            other => panic!("{other:?}"),
         }
     }
 
