@@ -135,12 +135,15 @@ fn parent_returns_when_child_serves_and_sigterm_removes_socket() {
     .unwrap();
     wait_until("daemon exits on SIGTERM", || daemon_pid(&ifname).is_none());
     assert!(!sock(&ifname).exists(), "socket removed on SIGTERM");
-    let link = ns
-        .cmd("ip")
-        .args(["link", "show", &ifname])
-        .output()
-        .unwrap();
-    assert!(!link.status.success(), "TUN gone with the process");
+    // The kernel unregisters the TUN just after the last descriptor closes.
+    wait_until("TUN gone with the process", || {
+        !ns.cmd("ip")
+            .args(["link", "show", &ifname])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    });
 }
 
 #[test]
