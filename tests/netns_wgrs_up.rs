@@ -43,22 +43,15 @@ fn up_down(full: bool) {
     if skip_unless_root(&["nft", "sysctl"]) {
         return;
     }
-    let (a, b) = (Netns::new("up-a"), Netns::new("up-b"));
-    let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
-    let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
-    let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
-    let side_b = SideConf {
-        keys: &kb,
-        port: B_PORT,
-        peer: &ka.public,
-        psk: &psk,
-        endpoint: Some(format!("{}:{A_PORT}", veth.a4)),
-        allowed_ips: "10.77.0.1/32,fd77::1/128",
-        addrs: ["10.77.0.2/24", "fd77::2/64"],
-    };
-    configure(&b, &db.ifname, &side_b);
-    b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
-
+    let WireguardGoPeer {
+        a,
+        b,
+        veth,
+        ka,
+        kb,
+        psk,
+        db: _db,
+    } = WireguardGoPeer::new("up");
     let a_if = unique_ifname();
     let allowed = if full {
         "0.0.0.0/0, ::/0"

@@ -163,25 +163,15 @@ fn wg_quick_test(full: bool) {
     if skip_unless_root(&["wg-quick", "nft", "sysctl"]) {
         return;
     }
-    let (a, b) = (Netns::new("quick-a"), Netns::new("quick-b"));
-    let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
-    let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
-    let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
-    let side_b = SideConf {
-        keys: &kb,
-        port: B_PORT,
-        peer: &ka.public,
-        psk: &psk,
-        endpoint: Some(format!("{}:{A_PORT}", veth.a4)),
-        allowed_ips: "10.77.0.1/32,fd77::1/128",
-        addrs: ["10.77.0.2/24", "fd77::2/64"],
-    };
-    configure(&b, &db.ifname, &side_b);
-    // Addresses only B has: reachable from A only through a full tunnel.
-    b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
-    b.ip(&["-6", "addr", "add", "2001:db8::77/128", "dev", "lo"])
-        .ok();
-
+    let WireguardGoPeer {
+        a,
+        b,
+        veth,
+        ka,
+        kb,
+        psk,
+        db: _db,
+    } = WireguardGoPeer::new("quick");
     let a_if = unique_ifname();
     let allowed = if full {
         "0.0.0.0/0, ::/0"

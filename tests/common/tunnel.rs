@@ -285,3 +285,51 @@ pub fn move_address(ns: &Netns, dev: &str, from: &str, to: &str, ifname: &str, p
     ns.wg(&["set", ifname, "listen-port", &port.to_string()])
         .ok();
 }
+
+/// Two namespaces over a veth, with Debian's wireguard-go as side B (10.77.0.2, fd77::2)
+/// already configured for a peer A (10.77.0.1, fd77::1) listening at `A_PORT`; B's `lo` also
+/// holds 192.0.2.77 and 2001:db8::77, reachable from A only through a full tunnel.
+pub struct WireguardGoPeer {
+    pub a: Netns,
+    pub b: Netns,
+    pub veth: Veth,
+    pub ka: super::wg_daemon::Keys,
+    pub kb: super::wg_daemon::Keys,
+    pub psk: String,
+    pub db: super::wg_daemon::Daemon,
+}
+
+impl WireguardGoPeer {
+    pub fn new(tag: &str) -> WireguardGoPeer {
+        use super::wg_daemon::{genpsk, Daemon, Keys};
+        let (a, b) = (
+            Netns::new(&format!("{tag}-a")),
+            Netns::new(&format!("{tag}-b")),
+        );
+        let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
+        let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
+        let db = Daemon::start(&b, std::path::Path::new(WIREGUARD_GO), &unique_ifname());
+        let side_b = SideConf {
+            keys: &kb,
+            port: B_PORT,
+            peer: &ka.public,
+            psk: &psk,
+            endpoint: Some(format!("{}:{A_PORT}", veth.a4)),
+            allowed_ips: "10.77.0.1/32,fd77::1/128",
+            addrs: ["10.77.0.2/24", "fd77::2/64"],
+        };
+        configure(&b, &db.ifname, &side_b);
+        b.ip(&["addr", "add", "192.0.2.77/32", "dev", "lo"]).ok();
+        b.ip(&["-6", "addr", "add", "2001:db8::77/128", "dev", "lo"])
+            .ok();
+        WireguardGoPeer {
+            a,
+            b,
+            veth,
+            ka,
+            kb,
+            psk,
+            db,
+        }
+    }
+}
