@@ -9,7 +9,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 use super::shared::Shared;
-use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
+use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
 use crate::platform::{PacketBuf, RecvMeta};
 use crate::proto::constants::{MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
@@ -20,8 +20,6 @@ use crate::proto::messages::{parse, Message};
 pub const BATCH: usize = 32;
 /// Datagrams handled per batch (GRO buffers hold several).
 const MAX_DATAGRAMS: usize = 256;
-/// Initial size of a TUN write buffer (a 1500-byte packet and slack); grows on demand.
-const TUN_BUF_START: usize = 2048;
 
 /// A datagram located inside a receive buffer.
 #[derive(Clone, Copy)]
@@ -40,8 +38,7 @@ struct Scratch {
     meta: Vec<RecvMeta>,
     transport: Vec<Loc>,
     tickets: Vec<Option<ReceiveTicket>>,
-    deliver: Vec<(usize, usize, usize)>,
-    tun_bufs: Vec<PacketBuf>,
+    deliver: Vec<PacketRef>,
     outputs: Vec<Output>,
 }
 
@@ -55,11 +52,6 @@ pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
         transport: Vec::with_capacity(MAX_DATAGRAMS),
         tickets: Vec::with_capacity(MAX_DATAGRAMS),
         deliver: Vec::with_capacity(MAX_DATAGRAMS),
-        // MTU-sized to start with: coalescing or a larger packet grows a buffer on demand, so
-        // an idle daemon does not hold 256 × 64 KiB.
-        tun_bufs: (0..MAX_DATAGRAMS)
-            .map(|_| PacketBuf::new(TUN_HEADROOM, TUN_BUF_START))
-            .collect(),
         outputs: Vec::new(),
     };
     while !sh.stop.requested() {
@@ -205,7 +197,11 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
         let wire_len =
             MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + crate::proto::constants::AEAD_TAG_SIZE;
         match dev.complete_receive(t, loc.src, plain, wire_len, now) {
-            Ok(Received::Packet(len)) => s.deliver.push((loc.buf, start, len)),
+            Ok(Received::Packet(len)) => s.deliver.push(PacketRef {
+                buf: loc.buf,
+                start: s.bufs.get(loc.buf).map_or(0, PacketBuf::headroom) + start,
+                len,
+            }),
             Ok(Received::Keepalive) => {}
             Err(e) => tracing::trace!("dropped transport packet from {}: {e:?}", loc.src),
         }
@@ -213,22 +209,12 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
     sh.take_outputs(&mut dev, &mut s.outputs);
 }
 
-/// Copy delivered packets into TUN buffers and write them as one batch.
+/// Write the delivered packets to the TUN from where they were decrypted.
 fn write_tun(sh: &Shared, s: &mut Scratch) {
-    let mut k = 0;
-    for &(buf, start, len) in &s.deliver {
-        let (Some(src), Some(dst)) = (s.bufs.get(buf), s.tun_bufs.get_mut(k)) else {
-            break;
-        };
-        dst.reset(TUN_HEADROOM);
-        if let Some(p) = src.packet().get(start..start + len) {
-            dst.set_packet_growing(p);
-            k += 1;
-        }
+    if s.deliver.is_empty() {
+        return;
     }
-    if k > 0 {
-        if let Err(e) = sh.tun.send_batch(&mut s.tun_bufs[..k]) {
-            tracing::debug!("TUN write: {e}");
-        }
+    if let Err(e) = sh.tun.send_within(&mut s.bufs, &s.deliver) {
+        tracing::debug!("TUN write: {e}");
     }
 }

@@ -156,18 +156,15 @@ impl PacketBuf {
     }
 }
 
-/// For tun-rs's offload I/O a buffer is seen as "headroom + packet": `recv_multiple` writes a
-/// packet at the headroom (open the view first with [`PacketBuf::open_for_read`]), and
-/// `send_multiple` writes a virtio header into the headroom and coalesces later packets onto
-/// the end of this one. Both then need no wrapper and no allocation per batch.
-#[cfg(target_os = "linux")]
+/// As a byte slice a buffer is "headroom + packet": tun-rs's `recv_multiple` writes a packet at
+/// the headroom (open the view first with [`PacketBuf::open_for_read`]), and `Tun::send_within`
+/// locates packets by their offset from the start of the storage.
 impl AsRef<[u8]> for PacketBuf {
     fn as_ref(&self) -> &[u8] {
         &self.data[..self.start + self.len]
     }
 }
 
-#[cfg(target_os = "linux")]
 impl AsMut<[u8]> for PacketBuf {
     fn as_mut(&mut self) -> &mut [u8] {
         let end = self.start + self.len;
@@ -181,35 +178,6 @@ impl PacketBuf {
     /// `as_mut()`; set the real length with [`PacketBuf::set_len`] afterwards.
     pub(crate) fn open_for_read(&mut self) {
         self.len = self.data.len() - self.start;
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl tun_rs::ExpandBuffer for PacketBuf {
-    /// What the buffer may grow to: coalescing only checks this bound, and the storage grows on
-    /// demand in `buf_resize`/`buf_extend_from_slice` (once per buffer; it is kept afterwards).
-    fn buf_capacity(&self) -> usize {
-        self.data.len().max(self.start + (1 << 16))
-    }
-
-    fn buf_resize(&mut self, new_len: usize, value: u8) {
-        if new_len > self.data.len() {
-            self.data.resize(new_len, value);
-        }
-        let end = self.start + self.len;
-        if new_len > end {
-            self.data[end..new_len].fill(value);
-        }
-        self.len = new_len.saturating_sub(self.start);
-    }
-
-    fn buf_extend_from_slice(&mut self, src: &[u8]) {
-        let end = self.start + self.len;
-        if end + src.len() > self.data.len() {
-            self.data.resize(end + src.len(), 0);
-        }
-        self.data[end..end + src.len()].copy_from_slice(src);
-        self.len += src.len();
     }
 }
 

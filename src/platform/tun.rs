@@ -10,24 +10,24 @@
 //! * An error from `recv_batch` is the driver's exit trigger: the device is gone or broken (on
 //!   Linux, `ip link del` makes a blocked read fail with `EBADFD`, see [`OsTun`]), or
 //!   [`Tun::shutdown`] was called (`ErrorKind::ConnectionAborted`).
-//! * `send_batch` hands every packet to the OS. A packet the OS rejects (say, not IPv4/IPv6)
-//!   does not stop the others: the first error is returned after all were tried.
+//! * `send_within` (and `send_batch`, for packets in buffers of their own) hands every packet
+//!   to the OS. A packet the OS rejects (say, not IPv4/IPv6) does not stop the others: the first
+//!   error is returned after all were tried.
 //!
-//! # Room for offloads
-//! A later Linux implementation with `IFF_VNET_HDR` (TSO/USO super-packets, as wireguard-go
-//! does) fits this shape without changing callers:
-//! * one read may yield a 64 KiB super-packet that the implementation splits into several
-//!   [`PacketBuf`]s, so `recv_batch` may return more packets than it made syscalls;
-//! * `send_batch` takes `&mut [PacketBuf]` so that it can coalesce packets of one flow into the
-//!   tailroom of the first and prepend the 10-byte `virtio_net_hdr` into the headroom, without
-//!   copying. Callers therefore keep at least [`TUN_HEADROOM`] bytes of headroom (the WireGuard
-//!   data path already keeps 16 for the transport header) and treat the buffers' contents as
-//!   unspecified after `send_batch`.
+//! # Offloads (Linux, `IFF_VNET_HDR`)
+//! * One read may yield a 64 KiB TSO super-packet that the implementation splits into several
+//!   [`PacketBuf`]s, so `recv_batch` may return more packets than it made syscalls.
+//! * `send_within` takes packets where they lie (the inbound path decrypts in place in its UDP
+//!   receive buffers) and writes consecutive segments of a TCP flow as one super-packet with
+//!   `writev` (see `gro`), rewriting the first segment's headers in place: callers treat the
+//!   buffers' contents as unspecified afterwards.
 
 use super::buf::PacketBuf;
 use std::io;
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
+pub(crate) mod gro;
 mod mem;
 #[cfg(target_os = "linux")]
 mod offload;
@@ -45,6 +45,31 @@ pub const DEFAULT_MTU: u32 = 1420;
 /// `virtio_net_hdr` today, and for the 16-byte transport header in the data path).
 pub const TUN_HEADROOM: usize = 16;
 
+/// One packet to write: `len` bytes at offset `start` of buffer `buf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketRef {
+    /// Index of the buffer.
+    pub buf: usize,
+    /// Offset of the packet in the buffer's storage.
+    pub start: usize,
+    /// Packet length.
+    pub len: usize,
+}
+
+impl PacketRef {
+    /// The packet's byte range in its buffer.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.start + self.len
+    }
+
+    /// The packet's bytes (empty if the reference is out of range).
+    pub fn bytes<'a, B: AsRef<[u8]>>(&self, bufs: &'a [B]) -> &'a [u8] {
+        bufs.get(self.buf)
+            .and_then(|b| b.as_ref().get(self.range()))
+            .unwrap_or(&[])
+    }
+}
+
 /// Packet I/O with the local network stack, one batch at a time.
 pub trait Tun: Send + Sync {
     /// Read up to `bufs.len()` packets, each written at its buffer's current headroom (the
@@ -53,9 +78,26 @@ pub trait Tun: Send + Sync {
     /// `Some(Duration::ZERO)` polls without blocking.
     fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize>;
 
+    /// Write packets that lie inside `bufs` (offsets from the start of each buffer's storage,
+    /// `AsRef<[u8]>`), in order, without copying them out first. Returns how many were
+    /// written, or the first error after all were tried. Headers in `bufs` may be rewritten
+    /// (coalescing on Linux); the bytes are unspecified afterwards.
+    fn send_within(&self, bufs: &mut [PacketBuf], packets: &[PacketRef]) -> io::Result<usize>;
+
     /// Write every packet to the OS; returns how many were written, or the first error after
     /// all were tried. Buffers may be modified (see the module docs on offloads).
-    fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize>;
+    fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize> {
+        let refs: Vec<PacketRef> = packets
+            .iter()
+            .enumerate()
+            .map(|(buf, p)| PacketRef {
+                buf,
+                start: p.headroom(),
+                len: p.len(),
+            })
+            .collect();
+        self.send_within(packets, &refs)
+    }
 
     /// The interface name (on macOS the kernel picks it: `utunN`).
     fn name(&self) -> io::Result<String>;

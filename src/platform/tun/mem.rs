@@ -1,6 +1,6 @@
 //! `MemTun`: an in-memory `Tun` whose other end, `MemTunHandle`, plays the OS network stack.
 
-use super::{PacketBuf, Tun};
+use super::{PacketBuf, PacketRef, Tun};
 use crate::platform::memq::MemQueue;
 use crate::platform::wake::deadline;
 use std::io;
@@ -86,15 +86,16 @@ impl Tun for MemTun {
         result.map(|()| i)
     }
 
-    fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize> {
+    fn send_within(&self, bufs: &mut [PacketBuf], packets: &[PacketRef]) -> io::Result<usize> {
         let mut first_err = None;
         let mut sent = 0;
-        for p in packets.iter() {
-            match p.packet().first().map(|b| b >> 4) {
+        for r in packets {
+            let p = r.bytes(bufs);
+            match p.first().map(|b| b >> 4) {
                 Some(4) | Some(6) => {
                     // A full queue drops, as the kernel's backlog does: still "written".
                     // A closed one (deleted or shut down) ends the batch.
-                    self.0.outbound.push(p.packet().to_vec())?;
+                    self.0.outbound.push(p.to_vec())?;
                     sent += 1;
                 }
                 _ => {

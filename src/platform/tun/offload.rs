@@ -1,7 +1,7 @@
 //! Linux TUN offloads (IFF_VNET_HDR with TSO/USO, as wireguard-go uses them): the kernel hands
 //! us TCP super-packets of up to 64 KiB that tun-rs splits into MTU-sized segments, and we
-//! hand it coalesced super-packets (GRO) built from the packets we decrypted. One syscall then
-//! moves dozens of packets.
+//! hand it coalesced super-packets built from the packets we decrypted (our own GRO, `gro.rs`).
+//! One syscall then moves dozens of packets.
 //!
 //! Offloads are on unless `WGRS_DISABLE_OFFLOAD=1`. If the kernel refuses them at creation the
 //! TUN comes up without; if it later rejects a coalesced write (EINVAL/EIO), coalescing is
@@ -31,8 +31,8 @@ pub fn wanted() -> bool {
 pub struct Offload {
     /// The raw read buffer (virtio header + up to 64 KiB) and segment sizes.
     pub rx: Mutex<(Vec<u8>, Vec<usize>)>,
-    /// Coalescing tables for writes.
-    pub tx: Mutex<tun_rs::GROTable>,
+    /// Coalescing state for writes.
+    pub tx: Mutex<super::gro::Coalescer>,
     /// False once the kernel rejected a coalesced write.
     pub gro_ok: AtomicBool,
 }
@@ -42,7 +42,7 @@ impl Offload {
     pub fn new() -> Self {
         Self {
             rx: Mutex::new((vec![0; tun_rs::VIRTIO_NET_HDR_LEN + 65535], vec![0; 256])),
-            tx: Mutex::new(tun_rs::GROTable::default()),
+            tx: Mutex::new(super::gro::Coalescer::default()),
             gro_ok: AtomicBool::new(true),
         }
     }

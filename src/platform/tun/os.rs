@@ -12,7 +12,7 @@
 
 #![allow(unsafe_code)] // adopting an owned TUN fd, and handing the fd back out
 
-use super::{check_mtu, PacketBuf, Tun};
+use super::{check_mtu, PacketBuf, PacketRef, Tun};
 use crate::platform::wake::{deadline, wait, Shutdown, Wait};
 use nix::poll::PollFlags;
 use std::io;
@@ -288,53 +288,47 @@ impl OsTun {
         Ok(n)
     }
 
-    /// Offload write: coalesce IP packets and write them; anything else (or everything, once
-    /// the kernel rejected a coalesced write) goes one by one behind an empty virtio header.
+    /// Offload write: segments of one TCP flow go out as one super-packet (see `gro`), the
+    /// rest one by one behind an empty virtio header. Once the kernel rejected a coalesced
+    /// write, everything goes one by one.
     #[cfg(target_os = "linux")]
     fn write_offloaded(
         &self,
         off: &super::offload::Offload,
-        packets: &mut [PacketBuf],
+        bufs: &mut [PacketBuf],
+        packets: &[PacketRef],
     ) -> io::Result<usize> {
         use std::sync::atomic::Ordering;
-        let offset = packets.first().map_or(0, PacketBuf::headroom);
-        let coalescable = |p: &PacketBuf| {
-            p.headroom() == offset
-                && offset >= tun_rs::VIRTIO_NET_HDR_LEN
-                && matches!(p.packet().first().map(|b| b >> 4), Some(4 | 6))
-        };
-        let mut sent = 0;
-        let mut first_err = None;
-        let all_coalescable = packets.iter().all(coalescable);
-        if off.gro_ok.load(Ordering::Relaxed) && all_coalescable {
-            let mut gro = off.tx.lock().unwrap_or_else(|e| e.into_inner());
-            match self.dev.send_multiple(&mut gro, packets, offset) {
-                Ok(_) => return Ok(packets.len()),
-                Err(e) if off.gro_rejected(&e) => {}
-                Err(e) => return Err(e),
-            }
+        let mut gro = off.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let coalesce = off.gro_ok.load(Ordering::Relaxed);
+        let (sent, err, rejected) =
+            gro.write(bufs, packets, coalesce, |iov| self.write_vectored(iov));
+        if rejected {
+            let e = io::Error::from_raw_os_error(libc::EINVAL);
+            off.gro_rejected(&e);
         }
-        // Mixed batches (a packet without room for the header, or not IP) and a kernel that
-        // refuses coalesced writes: one by one.
-        for p in packets.iter_mut() {
-            match self.write_with_empty_header(p) {
-                Ok(()) => sent += 1,
-                Err(e) if crate::platform::tun::is_shutdown(&e) => return Err(e),
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        first_err.map_or(Ok(sent), Err)
+        err.map_or(Ok(sent), Err)
     }
 
-    /// Write one packet on a virtio-header descriptor: a zeroed header (no offload) first.
+    /// Write one packet given as pieces (a virtio header, then the packet) with `writev`.
     #[cfg(target_os = "linux")]
-    fn write_with_empty_header(&self, p: &mut PacketBuf) -> io::Result<()> {
-        p.push_front(tun_rs::VIRTIO_NET_HDR_LEN)?.fill(0);
-        let r = self.write_one(p.packet());
-        p.pull_front(tun_rs::VIRTIO_NET_HDR_LEN)?;
-        r
+    fn write_vectored(&self, iov: &[std::io::IoSlice<'_>]) -> io::Result<()> {
+        loop {
+            if self.shutdown.is_triggered() {
+                return Err(Shutdown::error());
+            }
+            match nix::sys::uio::writev(self.dev.as_fd(), iov) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => {
+                    let fds = [(self.dev.as_fd(), PollFlags::POLLOUT)];
+                    if wait(&fds, &self.shutdown, None)? == Wait::Shutdown {
+                        return Err(Shutdown::error());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     fn write_one(&self, packet: &[u8]) -> io::Result<()> {
@@ -383,15 +377,15 @@ impl Tun for OsTun {
         }
     }
 
-    fn send_batch(&self, packets: &mut [PacketBuf]) -> io::Result<usize> {
+    fn send_within(&self, bufs: &mut [PacketBuf], packets: &[PacketRef]) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if let Some(off) = &self.offload {
-            return self.write_offloaded(off, packets);
+            return self.write_offloaded(off, bufs, packets);
         }
         let mut sent = 0;
         let mut first_err = None;
-        for p in packets.iter() {
-            match self.write_one(p.packet()) {
+        for r in packets {
+            match self.write_one(r.bytes(bufs)) {
                 Ok(()) => sent += 1,
                 Err(e) if crate::platform::tun::is_shutdown(&e) => return Err(e),
                 Err(e) => {

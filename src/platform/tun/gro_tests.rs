@@ -1,0 +1,448 @@
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a panic is the failure report
+
+use super::*;
+use proptest::prelude::*;
+
+const SRC4: [u8; 4] = [10, 9, 0, 1];
+const DST4: [u8; 4] = [10, 9, 0, 2];
+
+/// A TCP segment with valid IP and TCP checksums, as a sender's kernel would emit it.
+#[derive(Clone)]
+struct Seg {
+    v6: bool,
+    sport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    id: u16,
+    ttl: u8,
+    payload: Vec<u8>,
+    /// TCP options (a multiple of 4 bytes).
+    opts: Vec<u8>,
+}
+
+fn seg(seq: u32, len: usize) -> Seg {
+    Seg {
+        v6: false,
+        sport: 40000,
+        seq,
+        ack: 7,
+        flags: TCP_ACK,
+        id: 100,
+        ttl: 64,
+        payload: (0..len)
+            .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
+            .collect(),
+        opts: vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+    }
+}
+
+fn csum(data: &[u8], acc: u32) -> u16 {
+    !fold(sum(data, acc))
+}
+
+fn build(s: &Seg) -> Vec<u8> {
+    let tcph = 20 + s.opts.len();
+    let mut tcp = vec![0u8; tcph];
+    tcp[0..2].copy_from_slice(&s.sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&5201u16.to_be_bytes());
+    tcp[4..8].copy_from_slice(&s.seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&s.ack.to_be_bytes());
+    tcp[12] = ((tcph / 4) as u8) << 4;
+    tcp[13] = s.flags;
+    tcp[14..16].copy_from_slice(&512u16.to_be_bytes());
+    tcp[20..].copy_from_slice(&s.opts);
+    tcp.extend_from_slice(&s.payload);
+    let tcp_len = tcp.len() as u32;
+    let mut p = if s.v6 {
+        let mut ip = vec![0u8; 40];
+        ip[0] = 0x60;
+        ip[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        ip[6] = IPPROTO_TCP;
+        ip[7] = s.ttl;
+        ip[8] = 0xfd;
+        ip[23] = 1;
+        ip[24] = 0xfd;
+        ip[39] = 2;
+        ip
+    } else {
+        let mut ip = vec![0u8; 20];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+        ip[4..6].copy_from_slice(&s.id.to_be_bytes());
+        ip[6] = 0x40;
+        ip[8] = s.ttl;
+        ip[9] = IPPROTO_TCP;
+        ip[12..16].copy_from_slice(&SRC4);
+        ip[16..20].copy_from_slice(&DST4);
+        let c = csum(&ip, 0);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        ip
+    };
+    let iph = p.len();
+    let addrs = if s.v6 { 8..40 } else { 12..20 };
+    let pseudo = sum(&p[addrs], u32::from(IPPROTO_TCP) + tcp_len);
+    let c = csum(&tcp, pseudo);
+    tcp[16..18].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(&tcp);
+    assert_eq!(p.len(), iph + tcp_len as usize);
+    p
+}
+
+/// Segment a written super-packet the way the kernel's TSO does (IPv4 IDs counting up, PSH
+/// only on the last segment) and fill in the checksums; a single write passes through.
+fn kernel_view(write: &[u8]) -> Vec<Vec<u8>> {
+    let (hdr, pkt) = write.split_at(VNET_HDR_LEN);
+    if hdr[0] == 0 {
+        assert_eq!(
+            hdr, [0u8; VNET_HDR_LEN],
+            "a single packet goes with an empty header"
+        );
+        return vec![pkt.to_vec()];
+    }
+    let ne = |i: usize| usize::from(u16::from_ne_bytes([hdr[i], hdr[i + 1]]));
+    let (hdr_len, gso, csum_start, csum_off) = (ne(2), ne(4), ne(6), ne(8));
+    assert_eq!(hdr[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    let v6 = pkt[0] >> 4 == 6;
+    assert_eq!(
+        hdr[1],
+        if v6 {
+            VIRTIO_NET_HDR_GSO_TCPV6
+        } else {
+            VIRTIO_NET_HDR_GSO_TCPV4
+        }
+    );
+    assert_eq!(csum_off, 16);
+    let iph = csum_start;
+    assert_eq!(iph, if v6 { 40 } else { 20 });
+    if v6 {
+        assert_eq!(usize::from(be16(pkt, 4).unwrap()) + 40, pkt.len());
+    } else {
+        assert_eq!(usize::from(be16(pkt, 2).unwrap()), pkt.len());
+        assert_eq!(
+            csum(&pkt[..20], 0),
+            0,
+            "IPv4 header checksum of the super-packet"
+        );
+    }
+    // The checksum field holds the folded pseudo-header sum of the whole TCP segment.
+    let addrs = if v6 { 8..40 } else { 12..20 };
+    let tcp_total = (pkt.len() - iph) as u32;
+    let want = fold(sum(&pkt[addrs.clone()], u32::from(IPPROTO_TCP) + tcp_total));
+    assert_eq!(be16(pkt, iph + 16).unwrap(), want);
+    let (head, body) = pkt.split_at(hdr_len);
+    let chunks: Vec<&[u8]> = body.chunks(gso).collect();
+    let seq0 = be32(pkt, iph + 4).unwrap();
+    let mut out = Vec::new();
+    for (k, chunk) in chunks.iter().enumerate() {
+        let mut p = head.to_vec();
+        p.extend_from_slice(chunk);
+        let tcp_len = (p.len() - iph) as u32;
+        p[iph + 4..iph + 8].copy_from_slice(&seq0.wrapping_add((k * gso) as u32).to_be_bytes());
+        if k + 1 < chunks.len() {
+            p[iph + 13] &= !TCP_PSH;
+        }
+        if v6 {
+            p[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        } else {
+            let total = p.len() as u16;
+            p[2..4].copy_from_slice(&total.to_be_bytes());
+            let id = be16(&p, 4).unwrap().wrapping_add(k as u16);
+            p[4..6].copy_from_slice(&id.to_be_bytes());
+            p[10..12].fill(0);
+            let c = csum(&p[..20], 0);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        p[iph + 16..iph + 18].fill(0);
+        let pseudo = sum(&p[addrs.clone()], u32::from(IPPROTO_TCP) + tcp_len);
+        let c = csum(&p[iph..], pseudo);
+        p[iph + 16..iph + 18].copy_from_slice(&c.to_be_bytes());
+        out.push(p);
+    }
+    out
+}
+
+/// Run the coalescer over `packets` laid out in a few shared buffers (as the UDP receive
+/// leaves them), returning each write's bytes.
+fn run(packets: &[Vec<u8>], coalesce: bool, reject: bool) -> (Vec<Vec<u8>>, usize, bool) {
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); 3];
+    let mut refs = Vec::new();
+    for (i, p) in packets.iter().enumerate() {
+        let b = i % 3;
+        refs.push(PacketRef {
+            buf: b,
+            start: bufs[b].len() + 16,
+            len: p.len(),
+        });
+        bufs[b].extend_from_slice(&[0xee; 16]);
+        bufs[b].extend_from_slice(p);
+    }
+    let mut writes = Vec::new();
+    let mut c = Coalescer::default();
+    let (n, err, rejected) = c.write(&mut bufs, &refs, coalesce, |iov| {
+        if reject && iov.len() > 2 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        writes.push(iov.iter().flat_map(|s| s.iter().copied()).collect());
+        Ok(())
+    });
+    assert!(err.is_none());
+    (writes, n, rejected)
+}
+
+fn delivered(writes: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    writes.iter().flat_map(|w| kernel_view(w)).collect()
+}
+
+#[test]
+fn a_run_of_segments_becomes_one_write_the_kernel_splits_back() {
+    for v6 in [false, true] {
+        let mut segs: Vec<Seg> = (0..5).map(|k| seg(1000 + k * 1300, 1300)).collect();
+        for (k, s) in segs.iter_mut().enumerate() {
+            s.v6 = v6;
+            s.id = 100 + k as u16;
+        }
+        segs[4].payload.truncate(700);
+        segs[4].flags |= TCP_PSH;
+        let packets: Vec<Vec<u8>> = segs.iter().map(build).collect();
+        let (writes, n, rejected) = run(&packets, true, false);
+        assert_eq!((writes.len(), n, rejected), (1, 5, false), "v6={v6}");
+        let total: usize = packets.iter().map(|p| p.len()).sum();
+        let hdrs = packets[0].len() - 1300;
+        assert_eq!(writes[0].len(), VNET_HDR_LEN + total - 4 * hdrs);
+        assert_eq!(delivered(&writes), packets, "v6={v6}");
+    }
+}
+
+#[test]
+fn flows_interleave_and_keep_their_own_order() {
+    let mut other: Vec<Seg> = (0..3).map(|k| seg(50 + k * 1000, 1000)).collect();
+    for (k, s) in other.iter_mut().enumerate() {
+        s.sport = 40001;
+        s.id = 7 + k as u16;
+    }
+    let a: Vec<Seg> = (0..3)
+        .map(|k| Seg {
+            id: 100 + k as u16,
+            ..seg(1000 + k * 1300, 1300)
+        })
+        .collect();
+    let order = [&a[0], &other[0], &a[1], &other[1], &a[2], &other[2]];
+    let packets: Vec<Vec<u8>> = order.iter().map(|s| build(s)).collect();
+    let (writes, n, _) = run(&packets, true, false);
+    assert_eq!((writes.len(), n), (2, 6));
+    let got = delivered(&writes);
+    let want: Vec<Vec<u8>> = a.iter().chain(&other).map(build).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_gap_a_short_segment_or_a_new_ack_starts_a_new_write() {
+    let mut s: Vec<Seg> = vec![
+        seg(0, 1000),
+        seg(1000, 1000),
+        seg(3000, 1000), // gap
+        seg(4000, 500),  // short: ends the group
+        seg(4500, 500),  // after a short one: new group
+        seg(5000, 500),
+    ];
+    s[5].ack = 99; // another ACK number
+    for (k, x) in s.iter_mut().enumerate() {
+        x.id = k as u16;
+    }
+    let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+    let (writes, n, _) = run(&packets, true, false);
+    assert_eq!(n, 6);
+    let sizes: Vec<usize> = writes.iter().map(|w| kernel_view(w).len()).collect();
+    assert_eq!(sizes, vec![2, 2, 1, 1]);
+    assert_eq!(delivered(&writes), packets);
+}
+
+#[test]
+fn headers_that_differ_keep_segments_apart() {
+    let base = || -> Vec<Seg> {
+        (0..2)
+            .map(|k| Seg {
+                id: k,
+                ..seg(k as u32 * 800, 800)
+            })
+            .collect()
+    };
+    let variants: [fn(&mut Seg); 5] = [
+        |s| s.ttl = 63,
+        |s| s.opts[11] = 9,
+        |s| s.flags |= 0x01,       // FIN
+        |s| s.flags = 0x18 | 0x80, // CWR
+        |s| s.v6 = true,
+    ];
+    for (i, change) in variants.iter().enumerate() {
+        let mut s = base();
+        change(&mut s[1]);
+        let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+        let (writes, n, _) = run(&packets, true, false);
+        assert_eq!((writes.len(), n), (2, 2), "variant {i}");
+        assert_eq!(delivered(&writes), packets, "variant {i}");
+    }
+}
+
+#[test]
+fn a_push_ends_the_group_and_the_limits_hold() {
+    let mut s: Vec<Seg> = (0..4)
+        .map(|k| Seg {
+            id: k,
+            ..seg(k as u32 * 100, 100)
+        })
+        .collect();
+    s[1].flags |= TCP_PSH;
+    let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+    let (writes, _, _) = run(&packets, true, false);
+    let sizes: Vec<usize> = writes.iter().map(|w| kernel_view(w).len()).collect();
+    assert_eq!(sizes, vec![2, 2]);
+    assert_eq!(delivered(&writes), packets);
+
+    // 100 segments of 100 bytes: at most 64 per write.
+    let s: Vec<Seg> = (0..100)
+        .map(|k| Seg {
+            id: k,
+            ..seg(k as u32 * 100, 100)
+        })
+        .collect();
+    let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+    let (writes, _, _) = run(&packets, true, false);
+    let sizes: Vec<usize> = writes.iter().map(|w| kernel_view(w).len()).collect();
+    assert_eq!(sizes, vec![64, 36]);
+    assert_eq!(delivered(&writes), packets);
+
+    // 60 segments of 1400 bytes: no IP packet over 65,535 bytes.
+    let s: Vec<Seg> = (0..60)
+        .map(|k| Seg {
+            id: k,
+            ..seg(k as u32 * 1400, 1400)
+        })
+        .collect();
+    let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+    let (writes, _, _) = run(&packets, true, false);
+    assert!(writes.len() >= 2);
+    assert!(writes.iter().all(|w| w.len() - VNET_HDR_LEN <= 65535));
+    assert_eq!(delivered(&writes), packets);
+}
+
+#[test]
+fn a_rejected_coalesced_write_falls_back_to_the_original_packets() {
+    let s: Vec<Seg> = (0..4)
+        .map(|k| Seg {
+            id: k,
+            ..seg(k as u32 * 900, 900)
+        })
+        .collect();
+    let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+    let (writes, n, rejected) = run(&packets, true, true);
+    assert!(rejected);
+    assert_eq!(n, 4);
+    let raw: Vec<Vec<u8>> = writes.iter().map(|w| w[VNET_HDR_LEN..].to_vec()).collect();
+    assert_eq!(raw, packets, "heads restored byte for byte");
+
+    let (writes, n, rejected) = run(&packets, false, false);
+    assert_eq!((writes.len(), n, rejected), (4, 4, false));
+}
+
+#[test]
+fn non_tcp_packets_go_alone_and_unchanged() {
+    let mut udp = build(&seg(0, 100));
+    udp[9] = 17;
+    let icmp6 = {
+        let mut p = build(&Seg {
+            v6: true,
+            ..seg(0, 60)
+        });
+        p[6] = 58;
+        p
+    };
+    let packets = vec![udp.clone(), udp, icmp6, vec![0x45, 0], vec![]];
+    let (writes, n, _) = run(&packets, true, false);
+    assert_eq!(n, 5);
+    let raw: Vec<Vec<u8>> = writes.iter().map(|w| w[VNET_HDR_LEN..].to_vec()).collect();
+    assert_eq!(raw, packets);
+}
+
+fn write_all(packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut bufs: Vec<Vec<u8>> = packets.to_vec();
+    let refs: Vec<PacketRef> = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PacketRef {
+            buf: i,
+            start: 0,
+            len: p.len(),
+        })
+        .collect();
+    let mut writes: Vec<Vec<u8>> = Vec::new();
+    let (n, err, _) = Coalescer::default().write(&mut bufs, &refs, true, |iov| {
+        writes.push(iov.iter().flat_map(|s| s.iter().copied()).collect());
+        Ok(())
+    });
+    assert!(err.is_none());
+    assert_eq!(n, packets.len());
+    writes
+}
+
+proptest! {
+    /// Two interleaved flows with segments of any size: the kernel gets back exactly the
+    /// packets of each flow, in that flow's order.
+    #[test]
+    fn interleaved_flows_round_trip(parts in proptest::collection::vec((1usize..1500, any::<bool>()), 1..60)) {
+        let (mut seq, mut id) = ([0u32; 2], [0u16; 2]);
+        let segs: Vec<Seg> = parts
+            .iter()
+            .map(|&(len, second)| {
+                let f = usize::from(second);
+                let s = Seg { id: id[f], sport: 40000 + f as u16, ..seg(seq[f], len) };
+                seq[f] = seq[f].wrapping_add(len as u32);
+                id[f] = id[f].wrapping_add(1);
+                s
+            })
+            .collect();
+        let packets: Vec<Vec<u8>> = segs.iter().map(build).collect();
+        let got = delivered(&write_all(&packets));
+        for port in [40000u16, 40001] {
+            let of = |v: &Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+                v.iter().filter(|p| be16(p, 20) == Some(port)).cloned().collect()
+            };
+            prop_assert_eq!(of(&got), of(&packets));
+        }
+        prop_assert_eq!(got.len(), packets.len());
+    }
+
+    /// Mutated segments and garbage: no panic, and every packet reaches the kernel once
+    /// (`kernel_view` also checks each super-packet's headers).
+    #[test]
+    fn mutated_input_is_written_once(
+        lens in proptest::collection::vec(1usize..1500, 1..40),
+        flips in proptest::collection::vec((0usize..40, 0usize..80, any::<u8>()), 0..6),
+        junk in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 0..4),
+    ) {
+        let mut seq = 0u32;
+        let mut packets: Vec<Vec<u8>> = lens
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| {
+                let p = build(&Seg { id: k as u16, ..seg(seq, len) });
+                seq = seq.wrapping_add(len as u32);
+                p
+            })
+            .collect();
+        for (i, at, v) in flips {
+            let n = packets.len();
+            if let Some(b) = packets.get_mut(i % n).and_then(|p| p.get_mut(at)) {
+                *b = v;
+            }
+        }
+        packets.extend(junk);
+        let writes = write_all(&packets);
+        let count: usize = writes
+            .iter()
+            .map(|w| if w[0] == 0 { 1 } else { kernel_view(w).len() })
+            .sum();
+        prop_assert_eq!(count, packets.len());
+    }
+}
