@@ -117,12 +117,15 @@ fn seal_batch(s: &mut Scratch, mtu: usize) {
         let len = packet.len();
         let total = MESSAGE_TRANSPORT_HEADER_SIZE + padded_len(len, mtu) + AEAD_TAG_SIZE;
         let start = s.arena.len();
+        // Header room, the packet, then padding and tag room: each byte written once (seal
+        // writes the header and zeroes the padding itself).
+        s.arena
+            .extend_from_slice(&[0; MESSAGE_TRANSPORT_HEADER_SIZE]);
+        s.arena.extend_from_slice(packet);
         s.arena.resize(start + total, 0);
         let Some(dst) = s.arena.get_mut(start..start + total) else {
             continue;
         };
-        dst[MESSAGE_TRANSPORT_HEADER_SIZE..MESSAGE_TRANSPORT_HEADER_SIZE + len]
-            .copy_from_slice(packet);
         match ticket.keypair.seal(ticket.counter, dst, len, mtu) {
             Ok(_) => s.sealed.push(Sealed {
                 ticket,

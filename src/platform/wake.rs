@@ -105,10 +105,13 @@ pub(crate) fn wait(
         if shutdown.is_triggered() {
             return Ok(Wait::Shutdown);
         }
-        let mut pfds: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
-        pfds.extend(fds.iter().map(|(fd, ev)| PollFd::new(*fd, *ev)));
-        pfds.push(PollFd::new(shutdown.rx.as_fd(), PollFlags::POLLIN));
-        match poll(&mut pfds, poll_timeout(deadline)) {
+        // On the stack: a data-path thread waits here thousands of times a second.
+        let mut all: [PollFd<'_>; 8] = std::array::from_fn(|i| match fds.get(i) {
+            Some((fd, ev)) => PollFd::new(*fd, *ev),
+            None => PollFd::new(shutdown.rx.as_fd(), PollFlags::POLLIN),
+        });
+        let pfds = &mut all[..fds.len() + 1];
+        match poll(pfds, poll_timeout(deadline)) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
             Ok(0) => {

@@ -12,7 +12,7 @@ use nix::poll::PollFlags;
 use quinn_udp::{Transmit, BATCH_SIZE};
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -282,11 +282,20 @@ impl Bind for OsBind {
             if n > 0 || max == 0 {
                 return Ok(n);
             }
-            let fds: Vec<_> = self
-                .socks()
-                .map(|s| (s.socket.as_fd(), PollFlags::POLLIN))
-                .collect();
-            match wait(&fds, &self.shutdown, deadline)? {
+            // On the stack: no allocation per wait.
+            let (both, one);
+            let fds: &[(BorrowedFd<'_>, PollFlags)] = match (&self.v4, &self.v6) {
+                (Some(a), Some(b)) => {
+                    both = [a, b].map(|s| (s.socket.as_fd(), PollFlags::POLLIN));
+                    &both
+                }
+                (Some(a), None) | (None, Some(a)) => {
+                    one = [(a.socket.as_fd(), PollFlags::POLLIN)];
+                    &one
+                }
+                (None, None) => &[],
+            };
+            match wait(fds, &self.shutdown, deadline)? {
                 Wait::Ready(_) => {}
                 Wait::TimedOut => return Ok(0),
                 Wait::Shutdown => return Err(Shutdown::error()),
