@@ -69,6 +69,21 @@ fn tcp_256_mib_each_way_with_matching_sha256() {
     assert!(t.da.alive() && t.db.alive());
 }
 
+/// Both directions busy at once: wgrs moves its UDP direction to a second thread and back
+/// (`driver::duty`); every byte must still arrive, in order, both ways.
+#[test]
+fn tcp_both_ways_at_once_with_matching_sha256() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let t = Tunnel::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| tcp_transfer(&t.a, &t.b, B4, 5003, TRANSFER / 2));
+        tcp_transfer(&t.b, &t.a, A6, 5004, TRANSFER / 2);
+    });
+    assert!(t.da.alive() && t.db.alive());
+}
+
 #[test]
 fn wg_show_dump_showconf_and_get_match_wireguard_go() {
     if skip_unless_root(&[]) {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, PacketRef};
@@ -42,42 +43,68 @@ struct Scratch {
     outputs: Vec<Output>,
 }
 
-/// Run the inbound loop until the daemon stops.
-pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
-    let mut s = Scratch {
-        bufs: (0..BATCH)
-            .map(|_| PacketBuf::new(0, MAX_RECV_LEN))
-            .collect(),
-        meta: vec![RecvMeta::default(); BATCH],
-        transport: Vec::with_capacity(MAX_DATAGRAMS),
-        tickets: Vec::with_capacity(MAX_DATAGRAMS),
-        deliver: Vec::with_capacity(MAX_DATAGRAMS),
-        outputs: Vec::new(),
-    };
-    while !sh.stop.requested() {
+/// The inbound direction's state (one thread runs it at a time).
+pub struct Inbound {
+    s: Scratch,
+    handshakes: SyncSender<HandshakeJob>,
+}
+
+impl Inbound {
+    /// Receive buffers, and the queue to the handshake worker.
+    pub fn new(handshakes: SyncSender<HandshakeJob>) -> Self {
+        Self {
+            s: Scratch {
+                bufs: (0..BATCH)
+                    .map(|_| PacketBuf::new(0, MAX_RECV_LEN))
+                    .collect(),
+                meta: vec![RecvMeta::default(); BATCH],
+                transport: Vec::with_capacity(MAX_DATAGRAMS),
+                tickets: Vec::with_capacity(MAX_DATAGRAMS),
+                deliver: Vec::with_capacity(MAX_DATAGRAMS),
+                outputs: Vec::new(),
+            },
+            handshakes,
+        }
+    }
+
+    /// Receive one batch (waiting at most `timeout`; `None`: until datagrams come), open it
+    /// and write it to the TUN. Returns the transport datagrams handled.
+    pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> usize {
+        let s = &mut self.s;
         let bind = sh.bind();
-        let n = match bind.recv_batch(&mut s.bufs, &mut s.meta, None) {
+        let n = match bind.recv_batch(&mut s.bufs, &mut s.meta, timeout) {
             Ok(n) => n,
-            Err(e) if is_shutdown(&e) => continue, // rebound, or stopping: the loop condition decides
+            Err(e) if is_shutdown(&e) => return 0, // rebound, or stopping: the caller decides
             Err(e) => {
                 tracing::debug!("UDP receive: {e}");
-                continue;
+                return 0;
             }
         };
         // GRO buffers can hold far more datagrams than one pass handles: work through the
         // batch in passes of at most MAX_DATAGRAMS, resuming where the last pass stopped.
         let mut cursor = Cursor::default();
+        let mut handled = 0;
         loop {
-            let more = classify(&sh, &mut s, n, &mut cursor, &handshakes);
-            match_keypairs(&sh, &mut s);
-            open_all(&mut s);
-            complete_all(&sh, &mut s);
-            write_tun(&sh, &mut s);
+            let more = classify(sh, s, n, &mut cursor, &self.handshakes);
+            handled += s.transport.len();
+            match_keypairs(sh, s);
+            open_all(s);
+            complete_all(sh, s);
+            write_tun(sh, s);
             if !more {
                 break;
             }
         }
         sh.carry_out(&mut s.outputs);
+        handled
+    }
+}
+
+/// Run the inbound direction alone until the daemon stops.
+pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
+    let mut inbound = Inbound::new(handshakes);
+    while !sh.stop.requested() {
+        inbound.step(&sh, None);
     }
 }
 

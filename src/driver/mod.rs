@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod duty;
 pub mod inbound;
 pub mod outbound;
 pub mod shared;
@@ -31,10 +32,18 @@ pub fn start(sh: &Arc<Shared>, listener: UnixListener) -> io::Result<()> {
     spawn("wgrs-handshake", move || workers::run_handshakes(s, rx))?;
     let s = Arc::clone(sh);
     spawn("wgrs-timers", move || workers::run_timers(s))?;
-    let s = Arc::clone(sh);
-    spawn("wgrs-udp-rx", move || inbound::run(s, tx))?;
-    let s = Arc::clone(sh);
-    spawn("wgrs-tun-rx", move || outbound::run(s))?;
+    if duty::pollable(sh) {
+        // One I/O thread for both directions, a helper for UDP when both are busy.
+        let (io_thread, helper) = duty::threads(sh, inbound::Inbound::new(tx));
+        spawn("wgrs-udp-rx", helper)?;
+        spawn("wgrs-io", io_thread)?;
+    } else {
+        // In-memory endpoints cannot be waited on together: one thread per direction.
+        let s = Arc::clone(sh);
+        spawn("wgrs-udp-rx", move || inbound::run(s, tx))?;
+        let s = Arc::clone(sh);
+        spawn("wgrs-tun-rx", move || outbound::run(s))?;
+    }
     let s = Arc::clone(sh);
     spawn("wgrs-uapi", move || uapi_server::serve(s, listener))?;
     Ok(())

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::shared::{Shared, StopReason};
 use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
@@ -31,42 +32,64 @@ struct Scratch {
     outputs: Vec<Output>,
 }
 
-/// Run the outbound loop until the TUN fails or the daemon stops.
-pub fn run(sh: Arc<Shared>) {
-    let mut s = Scratch {
-        bufs: (0..BATCH)
-            .map(|_| PacketBuf::new(TUN_HEADROOM, MAX_CONTENT_SIZE))
-            .collect(),
-        tickets: Vec::with_capacity(BATCH),
-        sealed: Vec::with_capacity(BATCH),
-        arena: Vec::with_capacity(BATCH * 1600),
-        outputs: Vec::new(),
-    };
-    let mut mtu = current_mtu(&sh);
-    size_buffers(&mut s.bufs, mtu);
-    let mut batches: u32 = 0;
-    loop {
-        let n = match sh.tun.recv_batch(&mut s.bufs, None) {
+/// The outbound direction's state (one thread runs it at a time).
+pub struct Outbound {
+    s: Scratch,
+    mtu: usize,
+    batches: u32,
+}
+
+impl Outbound {
+    /// Buffers sized for the TUN's current MTU.
+    pub fn new(sh: &Shared) -> Self {
+        let mut s = Scratch {
+            bufs: Vec::new(),
+            tickets: Vec::with_capacity(BATCH),
+            sealed: Vec::with_capacity(BATCH),
+            arena: Vec::with_capacity(BATCH * 1600),
+            outputs: Vec::new(),
+        };
+        let mtu = current_mtu(sh);
+        size_buffers(&mut s.bufs, mtu);
+        Self { s, mtu, batches: 0 }
+    }
+
+    /// Read one batch from the TUN (waiting at most `timeout`; `None`: until packets come),
+    /// seal and send it. Returns the packets read, or `None` once the TUN is gone or shut
+    /// down (a vanished TUN also requests the daemon's stop).
+    pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> Option<usize> {
+        let s = &mut self.s;
+        let n = match sh.tun.recv_batch(&mut s.bufs, timeout) {
             Ok(n) => n,
-            Err(e) if is_shutdown(&e) => return,
+            Err(e) if is_shutdown(&e) => return None,
             Err(e) => {
                 sh.stop.request(StopReason::TunGone(e.to_string()));
-                return;
+                return None;
             }
         };
+        if n == 0 {
+            return Some(0);
+        }
         // The MTU changes rarely (wg-quick sets it once after start): re-read it every 64
         // batches rather than paying an ioctl per batch.
-        batches = batches.wrapping_add(1);
-        if batches % 64 == 0 {
-            mtu = current_mtu(&sh);
-            size_buffers(&mut s.bufs, mtu);
+        self.batches = self.batches.wrapping_add(1);
+        if self.batches % 64 == 0 {
+            self.mtu = current_mtu(sh);
+            size_buffers(&mut s.bufs, self.mtu);
         }
-        route_batch(&sh, &mut s, n);
-        seal_batch(&mut s, mtu);
-        send_batch(&sh, &s);
-        account_batch(&sh, &mut s);
+        route_batch(sh, s, n);
+        seal_batch(s, self.mtu);
+        send_batch(sh, s);
+        account_batch(sh, s);
         sh.carry_out(&mut s.outputs);
+        Some(n)
     }
+}
+
+/// Run the outbound direction alone until the TUN fails or the daemon stops.
+pub fn run(sh: Arc<Shared>) {
+    let mut out = Outbound::new(&sh);
+    while out.step(&sh, None).is_some() {}
 }
 
 /// Read buffers sized for one MTU-sized packet (offload reads split super-packets into

@@ -80,6 +80,8 @@ pub struct Shared {
     /// The configured fwmark (0 = none).
     pub fwmark: std::sync::atomic::AtomicU32,
     bind_factory: BindFactory,
+    /// Wakes the I/O thread to re-check what it waits on (see `io`); None if no pipe was left.
+    bell: Option<crate::platform::Doorbell>,
 }
 
 /// Opens the UDP endpoint for a listen port (0 = any free port).
@@ -103,7 +105,13 @@ impl Shared {
             handshake_backlog: AtomicUsize::new(0),
             fwmark: std::sync::atomic::AtomicU32::new(0),
             bind_factory,
+            bell: crate::platform::Doorbell::new().ok(),
         }
+    }
+
+    /// The I/O thread's doorbell.
+    pub fn doorbell(&self) -> Option<&crate::platform::Doorbell> {
+        self.bell.as_ref()
     }
 
     /// Open a new UDP endpoint on `port`.
@@ -135,6 +143,10 @@ impl Shared {
             new,
         );
         old.shutdown();
+        // The I/O thread may be asleep on the old sockets: make it pick up the new ones.
+        if let Some(bell) = &self.bell {
+            bell.ring();
+        }
     }
 
     /// After a device call: take its outputs and wake the timer thread if a deadline moved

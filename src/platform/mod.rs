@@ -23,3 +23,4 @@ pub use tun::{MemTun, MemTunHandle, Tun};
 #[cfg(unix)]
 pub use udp::OsBind;
 pub use udp::{Bind, MemBind, MemNetwork, Outgoing, RecvMeta};
+pub use wake::{wait_any, Doorbell};

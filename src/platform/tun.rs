@@ -99,6 +99,14 @@ pub trait Tun: Send + Sync {
         self.send_within(packets, &refs)
     }
 
+    /// Hand `f` the descriptors that turn readable when `recv_batch` has something to return
+    /// (packets, an error, or shutdown), for a thread that waits on several endpoints at once
+    /// with [`crate::platform::wait_any`]. Implementations without descriptors (in-memory
+    /// ones) hand none: such an endpoint needs a thread blocked in `recv_batch`.
+    fn poll_fds<'a>(&'a self, f: &mut dyn FnMut(std::os::fd::BorrowedFd<'a>)) {
+        let _ = f;
+    }
+
     /// The interface name (on macOS the kernel picks it: `utunN`).
     fn name(&self) -> io::Result<String>;
 

@@ -124,6 +124,14 @@ pub trait Bind: Send + Sync {
     /// all were tried.
     fn send_batch(&self, batch: &[Outgoing<'_>]) -> io::Result<usize>;
 
+    /// Hand `f` the descriptors that turn readable when `recv_batch` has something to return
+    /// (packets, an error, or shutdown), for a thread that waits on several endpoints at once
+    /// with [`crate::platform::wait_any`]. Implementations without descriptors (in-memory
+    /// ones) hand none: such an endpoint needs a thread blocked in `recv_batch`.
+    fn poll_fds<'a>(&'a self, f: &mut dyn FnMut(std::os::fd::BorrowedFd<'a>)) {
+        let _ = f;
+    }
+
     /// The UDP port all of this bind's sockets listen on.
     fn local_port(&self) -> u16;
 

@@ -61,6 +61,11 @@ impl Shutdown {
         self.flag.load(Ordering::SeqCst)
     }
 
+    /// The descriptor that turns readable once the signal is triggered.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.rx.as_fd()
+    }
+
     /// The error returned by I/O calls on a shut-down Tun or Bind.
     pub(crate) fn error() -> io::Error {
         io::Error::new(io::ErrorKind::ConnectionAborted, "shut down")
@@ -133,6 +138,62 @@ pub(crate) fn wait(
                     return Ok(Wait::Ready(mask));
                 }
             }
+        }
+    }
+}
+
+/// A resettable wake-up: `ring` makes `fd` readable until `drain`. For a thread that sleeps
+/// in [`wait_any`] on several endpoints and must re-check its duties when told.
+#[derive(Debug)]
+pub struct Doorbell {
+    rx: OwnedFd,
+    tx: OwnedFd,
+}
+
+impl Doorbell {
+    /// A fresh, silent doorbell.
+    pub fn new() -> io::Result<Self> {
+        let (rx, tx) = nonblocking_cloexec_pipe()?;
+        Ok(Self { rx, tx })
+    }
+
+    /// Wake the sleeper (or make its next sleep return at once).
+    pub fn ring(&self) {
+        // A full pipe already wakes the sleeper: nothing is lost when the write fails.
+        let _ = nix::unistd::write(&self.tx, &[1u8]);
+    }
+
+    /// Silence it again (after waking).
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(&self.rx, &mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// The descriptor to wait on.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.rx.as_fd()
+    }
+}
+
+/// Block until one of `fds` is readable (or reports an error or hang-up). Retries on EINTR.
+pub fn wait_any(fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    const MAX: usize = 8;
+    let Some(&first) = fds.first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "nothing to wait on",
+        ));
+    };
+    if fds.len() > MAX {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
+    }
+    let mut all: [PollFd<'_>; MAX] =
+        std::array::from_fn(|i| PollFd::new(*fds.get(i).unwrap_or(&first), PollFlags::POLLIN));
+    loop {
+        match poll(&mut all[..fds.len()], PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => return Ok(()),
         }
     }
 }

@@ -365,7 +365,7 @@ impl Tun for OsTun {
                 return Err(Shutdown::error());
             }
             let n = self.read_ready(bufs)?;
-            if n > 0 || bufs.is_empty() {
+            if n > 0 || bufs.is_empty() || timeout == Some(Duration::ZERO) {
                 return Ok(n);
             }
             let fds = [(self.dev.as_fd(), PollFlags::POLLIN)];
@@ -394,6 +394,11 @@ impl Tun for OsTun {
             }
         }
         first_err.map_or(Ok(sent), Err)
+    }
+
+    fn poll_fds<'a>(&'a self, f: &mut dyn FnMut(BorrowedFd<'a>)) {
+        f(self.dev.as_fd());
+        f(self.shutdown.fd());
     }
 
     fn name(&self) -> io::Result<String> {

@@ -279,7 +279,7 @@ impl Bind for OsBind {
             for sock in self.socks() {
                 n += Self::recv_from(sock, &mut bufs[n..max], &mut meta[n..max])?;
             }
-            if n > 0 || max == 0 {
+            if n > 0 || max == 0 || timeout == Some(Duration::ZERO) {
                 return Ok(n);
             }
             // On the stack: no allocation per wait.
@@ -319,6 +319,13 @@ impl Bind for OsBind {
             return Err(Shutdown::error());
         }
         first_err.map_or(Ok(sent), Err)
+    }
+
+    fn poll_fds<'a>(&'a self, f: &mut dyn FnMut(BorrowedFd<'a>)) {
+        for s in self.socks() {
+            f(s.socket.as_fd());
+        }
+        f(self.shutdown.fd());
     }
 
     fn local_port(&self) -> u16 {
