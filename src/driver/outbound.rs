@@ -1,5 +1,11 @@
-//! Outbound data path: TUN batches → route and reserve nonces under the device lock → seal
-//! outside it into one arena → UDP send, coalescing equal-size datagrams to one peer for GSO.
+//! Outbound data path: TUN reads straight into one arena → route and reserve nonces under the
+//! device lock → seal in place outside it → UDP send, coalescing equal-size datagrams to one
+//! peer for GSO.
+//!
+//! The arena is the only copy of a packet in user space: the TUN read (or the split of a TSO
+//! super-packet) writes each packet behind 16 bytes of room for the transport header, with
+//! room after it for padding and the tag, and the next packet follows its sealed end. A run of
+//! sealed datagrams to one peer is then already laid out as one GSO send.
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -7,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::shared::{Shared, StopReason};
-use crate::platform::tun::{is_shutdown, TUN_HEADROOM};
-use crate::platform::{Outgoing, PacketBuf};
+use crate::platform::tun::{is_shutdown, PacketSink};
+use crate::platform::Outgoing;
 use crate::proto::constants::{AEAD_TAG_SIZE, MAX_CONTENT_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::device::{Output, SendTicket};
 use crate::proto::messages::padded_len;
@@ -23,35 +29,107 @@ struct Sealed {
     is_data: bool,
 }
 
-/// Reusable buffers of the outbound thread (allocated once).
+/// One packet read into the arena: the datagram it becomes spans `start..end`, the packet
+/// itself `start + HEADER..start + HEADER + len`.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: usize,
+    len: usize,
+    end: usize,
+}
+
+/// Where packets are read, sealed in place and sent from (allocated once, zeroed once).
+struct Arena {
+    data: Vec<u8>,
+    used: usize,
+    slots: Vec<Slot>,
+    /// The longest packet a slot takes.
+    room: usize,
+    /// The MTU the slots are padded for (fixed for a batch: sealing pads the same way).
+    mtu: usize,
+}
+
+const HEADER: usize = MESSAGE_TRANSPORT_HEADER_SIZE;
+
+impl Arena {
+    fn new(mtu: usize) -> Self {
+        // Plain reads may bring a packet somewhat over the MTU (the kernel lowers a TUN's MTU
+        // after queueing); segments of a super-packet never exceed it.
+        let room = (mtu.max(1500) + 64).min(MAX_CONTENT_SIZE);
+        // Padding adds at most 15 bytes to a packet (`padded_len`).
+        let slot = HEADER + room + 15 + AEAD_TAG_SIZE;
+        Self {
+            data: vec![0; BATCH * slot],
+            used: 0,
+            slots: Vec::with_capacity(BATCH),
+            room,
+            mtu,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.used = 0;
+        self.slots.clear();
+    }
+
+    fn packet(&self, slot: &Slot) -> &[u8] {
+        let at = slot.start + HEADER;
+        self.data.get(at..at + slot.len).unwrap_or(&[])
+    }
+}
+
+impl PacketSink for Arena {
+    fn room(&mut self) -> Option<&mut [u8]> {
+        if self.slots.len() >= BATCH {
+            return None;
+        }
+        let at = self.used + HEADER;
+        self.data.get_mut(at..at + self.room)
+    }
+
+    fn commit(&mut self, len: usize) {
+        if self.slots.len() >= BATCH {
+            return;
+        }
+        let len = len.min(self.room);
+        let end = self.used + HEADER + padded_len(len, self.mtu) + AEAD_TAG_SIZE;
+        self.slots.push(Slot {
+            start: self.used,
+            len,
+            end,
+        });
+        self.used = end;
+    }
+
+    fn free(&self) -> usize {
+        BATCH - self.slots.len()
+    }
+}
+
+/// Reusable state of the outbound thread (allocated once).
 struct Scratch {
-    bufs: Vec<PacketBuf>,
+    arena: Arena,
     tickets: Vec<(usize, SendTicket)>,
     sealed: Vec<Sealed>,
-    arena: Vec<u8>,
     outputs: Vec<Output>,
 }
 
 /// The outbound direction's state (one thread runs it at a time).
 pub struct Outbound {
     s: Scratch,
-    mtu: usize,
     batches: u32,
 }
 
 impl Outbound {
-    /// Buffers sized for the TUN's current MTU.
+    /// An arena sized for the TUN's current MTU.
     pub fn new(sh: &Shared) -> Self {
-        let mut s = Scratch {
-            bufs: Vec::new(),
+        let s = Scratch {
+            arena: Arena::new(current_mtu(sh)),
             tickets: Vec::with_capacity(BATCH),
             sealed: Vec::with_capacity(BATCH),
-            arena: Vec::with_capacity(BATCH * 1600),
             outputs: Vec::new(),
         };
-        let mtu = current_mtu(sh);
-        size_buffers(&mut s.bufs, mtu);
-        Self { s, mtu, batches: 0 }
+        Self { s, batches: 0 }
     }
 
     /// Read one batch from the TUN (waiting at most `timeout`; `None`: until packets come),
@@ -59,7 +137,8 @@ impl Outbound {
     /// down (a vanished TUN also requests the daemon's stop).
     pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> Option<usize> {
         let s = &mut self.s;
-        let n = match sh.tun.recv_batch(&mut s.bufs, timeout) {
+        s.arena.clear();
+        let n = match sh.tun.recv_into(&mut s.arena, timeout) {
             Ok(n) => n,
             Err(e) if is_shutdown(&e) => return None,
             Err(e) => {
@@ -70,18 +149,20 @@ impl Outbound {
         if n == 0 {
             return Some(0);
         }
+        route_batch(sh, s);
+        seal_batch(s);
+        send_batch(sh, s);
+        account_batch(sh, s);
+        sh.carry_out(&mut s.outputs);
         // The MTU changes rarely (wg-quick sets it once after start): re-read it every 64
         // batches rather than paying an ioctl per batch.
         self.batches = self.batches.wrapping_add(1);
         if self.batches % 64 == 0 {
-            self.mtu = current_mtu(sh);
-            size_buffers(&mut s.bufs, self.mtu);
+            let mtu = current_mtu(sh);
+            if mtu != s.arena.mtu {
+                s.arena = Arena::new(mtu);
+            }
         }
-        route_batch(sh, s, n);
-        seal_batch(s, self.mtu);
-        send_batch(sh, s);
-        account_batch(sh, s);
-        sh.carry_out(&mut s.outputs);
         Some(n)
     }
 }
@@ -92,18 +173,6 @@ pub fn run(sh: Arc<Shared>) {
     while out.step(&sh, None).is_some() {}
 }
 
-/// Read buffers sized for one MTU-sized packet (offload reads split super-packets into
-/// MTU-sized segments too): an idle daemon does not hold 128 × 64 KiB. Rebuilt if the MTU
-/// grows past them.
-fn size_buffers(bufs: &mut Vec<PacketBuf>, mtu: usize) {
-    let want = mtu.max(1500) + 64;
-    if bufs.len() != BATCH || bufs.iter().any(|b| b.capacity() < TUN_HEADROOM + want) {
-        *bufs = (0..BATCH)
-            .map(|_| PacketBuf::new(TUN_HEADROOM, want.min(MAX_CONTENT_SIZE)))
-            .collect();
-    }
-}
-
 fn current_mtu(sh: &Shared) -> usize {
     sh.tun
         .mtu()
@@ -112,12 +181,12 @@ fn current_mtu(sh: &Shared) -> usize {
 }
 
 /// Under the device lock: reserve a nonce per packet, or stage it behind a handshake.
-fn route_batch(sh: &Shared, s: &mut Scratch, n: usize) {
+fn route_batch(sh: &Shared, s: &mut Scratch) {
     let now = sh.clock.now();
     s.tickets.clear();
     let mut dev = sh.device();
-    for (i, buf) in s.bufs.iter().enumerate().take(n) {
-        let packet = buf.packet();
+    for (i, slot) in s.arena.slots.iter().enumerate() {
+        let packet = s.arena.packet(slot);
         let Some(peer) = dev.route(packet) else {
             continue;
         };
@@ -129,33 +198,27 @@ fn route_batch(sh: &Shared, s: &mut Scratch, n: usize) {
     sh.take_outputs(&mut dev, &mut s.outputs);
 }
 
-/// Outside any lock: seal every reserved packet into the arena.
-fn seal_batch(s: &mut Scratch, mtu: usize) {
-    s.arena.clear();
+/// Outside any lock: seal every reserved packet where it lies in the arena.
+fn seal_batch(s: &mut Scratch) {
     s.sealed.clear();
+    let arena = &mut s.arena;
     for (i, ticket) in s.tickets.drain(..) {
-        let Some(packet) = s.bufs.get(i).map(PacketBuf::packet) else {
+        let Some(&slot) = arena.slots.get(i) else {
             continue;
         };
-        let len = packet.len();
-        let total = MESSAGE_TRANSPORT_HEADER_SIZE + padded_len(len, mtu) + AEAD_TAG_SIZE;
-        let start = s.arena.len();
-        // Header room, the packet, then padding and tag room: each byte written once (seal
-        // writes the header and zeroes the padding itself).
-        s.arena
-            .extend_from_slice(&[0; MESSAGE_TRANSPORT_HEADER_SIZE]);
-        s.arena.extend_from_slice(packet);
-        s.arena.resize(start + total, 0);
-        let Some(dst) = s.arena.get_mut(start..start + total) else {
+        let Some(dst) = arena.data.get_mut(slot.start..slot.end) else {
             continue;
         };
-        match ticket.keypair.seal(ticket.counter, dst, len, mtu) {
-            Ok(_) => s.sealed.push(Sealed {
+        if ticket
+            .keypair
+            .seal(ticket.counter, dst, slot.len, arena.mtu)
+            .is_ok()
+        {
+            s.sealed.push(Sealed {
                 ticket,
-                range: start..start + total,
-                is_data: len > 0,
-            }),
-            Err(_) => s.arena.truncate(start),
+                range: slot.start..slot.end,
+                is_data: slot.len > 0,
+            });
         }
     }
 }
@@ -187,7 +250,7 @@ fn send_batch(sh: &Shared, s: &Scratch) {
             }
         }
         if let Some(slot) = out.get_mut(k) {
-            *slot = outgoing(dst, &s.arena[first.range.start..end], size, count);
+            *slot = outgoing(dst, &s.arena.data[first.range.start..end], size, count);
             k += 1;
         }
         i += count;

@@ -156,9 +156,8 @@ impl PacketBuf {
     }
 }
 
-/// As a byte slice a buffer is "headroom + packet": tun-rs's `recv_multiple` writes a packet at
-/// the headroom (open the view first with [`PacketBuf::open_for_read`]), and `Tun::send_within`
-/// locates packets by their offset from the start of the storage.
+/// As a byte slice a buffer is "headroom + packet": `Tun::send_within` locates packets by their
+/// offset from the start of the storage.
 impl AsRef<[u8]> for PacketBuf {
     fn as_ref(&self) -> &[u8] {
         &self.data[..self.start + self.len]
@@ -169,15 +168,6 @@ impl AsMut<[u8]> for PacketBuf {
     fn as_mut(&mut self) -> &mut [u8] {
         let end = self.start + self.len;
         &mut self.data[..end]
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl PacketBuf {
-    /// Make the packet span all the room after the headroom, for a reader that writes through
-    /// `as_mut()`; set the real length with [`PacketBuf::set_len`] afterwards.
-    pub(crate) fn open_for_read(&mut self) {
-        self.len = self.data.len() - self.start;
     }
 }
 

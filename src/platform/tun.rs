@@ -4,10 +4,10 @@
 //! for tests without root).
 //!
 //! # Contract
-//! * `recv_batch` blocks until at least one packet is available, then returns as many as are
-//!   ready (up to `bufs.len()`) without blocking again. Each packet is written at its buffer's
-//!   current headroom; `Ok(0)` means the timeout passed.
-//! * An error from `recv_batch` is the driver's exit trigger: the device is gone or broken (on
+//! * `recv_into` (and `recv_batch`, into buffers of their own) blocks until at least one
+//!   packet is available, then returns as many as are ready (until the sink is full) without
+//!   blocking again; `Ok(0)` means the timeout passed.
+//! * An error from `recv_into` is the driver's exit trigger: the device is gone or broken (on
 //!   Linux, `ip link del` makes a blocked read fail with `EBADFD`, see [`OsTun`]), or
 //!   [`Tun::shutdown`] was called (`ErrorKind::ConnectionAborted`).
 //! * `send_within` (and `send_batch`, for packets in buffers of their own) hands every packet
@@ -15,8 +15,9 @@
 //!   error is returned after all were tried.
 //!
 //! # Offloads (Linux, `IFF_VNET_HDR`)
-//! * One read may yield a 64 KiB TSO super-packet that the implementation splits into several
-//!   [`PacketBuf`]s, so `recv_batch` may return more packets than it made syscalls.
+//! * One read may yield a 64 KiB TSO/USO super-packet that the implementation splits (see
+//!   `tso`) straight into the caller's [`PacketSink`], so `recv_into` may return more packets
+//!   than it made syscalls.
 //! * `send_within` takes packets where they lie (the inbound path decrypts in place in its UDP
 //!   receive buffers) and writes consecutive segments of a TCP flow as one super-packet with
 //!   `writev` (see `gro`), rewriting the first segment's headers in place: callers treat the
@@ -27,12 +28,18 @@ use std::io;
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
+mod csum;
+#[cfg(target_os = "linux")]
 pub(crate) mod gro;
 mod mem;
 #[cfg(target_os = "linux")]
 mod offload;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod os;
+#[cfg(all(test, target_os = "linux"))]
+mod testpkt;
+#[cfg(target_os = "linux")]
+pub(crate) mod tso;
 
 pub use mem::{MemTun, MemTunHandle};
 #[cfg(any(target_os = "linux", target_os = "macos"))]
@@ -70,13 +77,57 @@ impl PacketRef {
     }
 }
 
+/// Where a TUN read puts packets: the outbound path's seal arena, or a set of [`PacketBuf`]s.
+pub trait PacketSink {
+    /// The room for the next packet (its length is the longest packet the sink takes), or
+    /// `None` when the sink is full. Until [`commit`](Self::commit) it is the same room.
+    fn room(&mut self) -> Option<&mut [u8]>;
+
+    /// Keep the first `len` bytes written into the current room as a packet.
+    fn commit(&mut self, len: usize);
+
+    /// How many more packets the sink takes.
+    fn free(&self) -> usize;
+}
+
+/// A sink over buffers: packet `i` goes at the headroom of `bufs[i]`.
+struct BufSink<'a> {
+    bufs: &'a mut [PacketBuf],
+    filled: usize,
+}
+
+impl PacketSink for BufSink<'_> {
+    fn room(&mut self) -> Option<&mut [u8]> {
+        self.bufs.get_mut(self.filled).map(PacketBuf::spare_mut)
+    }
+
+    fn commit(&mut self, len: usize) {
+        if let Some(b) = self.bufs.get_mut(self.filled) {
+            if b.set_len(len).is_ok() {
+                self.filled += 1;
+            }
+        }
+    }
+
+    fn free(&self) -> usize {
+        self.bufs.len() - self.filled
+    }
+}
+
 /// Packet I/O with the local network stack, one batch at a time.
 pub trait Tun: Send + Sync {
+    /// Read packets into `sink` until it is full or nothing more is ready. Blocks until at
+    /// least one packet is read, `timeout` passes (`Ok(0)`), or shutdown (`Err`).
+    /// `Some(Duration::ZERO)` polls without blocking. A packet longer than the sink's room is
+    /// truncated (plain reads, as `read(2)` on a TUN does) or dropped (offloaded reads).
+    fn recv_into(&self, sink: &mut dyn PacketSink, timeout: Option<Duration>) -> io::Result<usize>;
+
     /// Read up to `bufs.len()` packets, each written at its buffer's current headroom (the
-    /// rest of the buffer must hold an MTU-sized packet, or the packet is truncated). Blocks
-    /// until at least one packet is read, `timeout` passes (`Ok(0)`), or shutdown (`Err`).
-    /// `Some(Duration::ZERO)` polls without blocking.
-    fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize>;
+    /// rest of the buffer must hold an MTU-sized packet); as [`Tun::recv_into`] otherwise.
+    fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize> {
+        let mut sink = BufSink { bufs, filled: 0 };
+        self.recv_into(&mut sink, timeout)
+    }
 
     /// Write packets that lie inside `bufs` (offsets from the start of each buffer's storage,
     /// `AsRef<[u8]>`), in order, without copying them out first. Returns how many were
@@ -99,10 +150,10 @@ pub trait Tun: Send + Sync {
         self.send_within(packets, &refs)
     }
 
-    /// Hand `f` the descriptors that turn readable when `recv_batch` has something to return
+    /// Hand `f` the descriptors that turn readable when `recv_into` has something to return
     /// (packets, an error, or shutdown), for a thread that waits on several endpoints at once
     /// with [`crate::platform::wait_any`]. Implementations without descriptors (in-memory
-    /// ones) hand none: such an endpoint needs a thread blocked in `recv_batch`.
+    /// ones) hand none: such an endpoint needs a thread blocked in `recv_into`.
     fn poll_fds<'a>(&'a self, f: &mut dyn FnMut(std::os::fd::BorrowedFd<'a>)) {
         let _ = f;
     }
@@ -113,7 +164,7 @@ pub trait Tun: Send + Sync {
     /// The interface MTU as the OS reports it now.
     fn mtu(&self) -> io::Result<u32>;
 
-    /// Wake every blocked `recv_batch`/`send_batch` and make them, and all later calls, fail
+    /// Wake every blocked `recv_into`/`send_within` and make them, and all later calls, fail
     /// with `ErrorKind::ConnectionAborted`. Idempotent.
     fn shutdown(&self);
 }

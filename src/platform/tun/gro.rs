@@ -18,21 +18,17 @@
 //! the last carries the first one's payload size; a PSH or a shorter segment ends the group;
 //! at most 64 segments and 65,535 bytes of IP packet.
 
+use super::csum::{fold, sum};
+pub use super::tso::VNET_HDR_LEN;
+use super::tso::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, IPPROTO_TCP, TCP_PSH};
 use std::io::{self, IoSlice};
 
-/// `virtio_net_hdr` length (no mergeable-buffers field).
-pub const VNET_HDR_LEN: usize = 10;
 /// Segments per super-packet at most.
 pub const MAX_SEGMENTS: usize = 64;
 /// Flows with an open group tracked at once per batch.
 const MAX_OPEN: usize = 32;
 
-const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
-const VIRTIO_NET_HDR_GSO_TCPV4: u8 = 1;
-const VIRTIO_NET_HDR_GSO_TCPV6: u8 = 4;
 const TCP_ACK: u8 = 0x10;
-const TCP_PSH: u8 = 0x08;
-const IPPROTO_TCP: u8 = 6;
 
 pub use super::PacketRef;
 
@@ -329,25 +325,6 @@ fn bytes<'a, B: AsRef<[u8]>>(bufs: &'a [B], r: &PacketRef) -> &'a [u8] {
     r.bytes(bufs)
 }
 
-/// One's-complement sum of `data` (not folded, not inverted).
-fn sum(data: &[u8], mut acc: u32) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
-    }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
-    }
-    acc
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
 /// Rewrite the head's headers for a super-packet carrying `payload` bytes in all, and return
 /// the `virtio_net_hdr` that asks the kernel to segment it and fill in the TCP checksum.
 fn rewrite_head(head: &mut [u8], seg: &Segment, payload: usize, psh: bool) -> [u8; VNET_HDR_LEN] {
@@ -356,14 +333,14 @@ fn rewrite_head(head: &mut [u8], seg: &Segment, payload: usize, psh: bool) -> [u
     let (addrs, gso_type) = if seg.v6 {
         let len = (tcp_len as u16).to_be_bytes();
         head[4..6].copy_from_slice(&len);
-        (8..40, VIRTIO_NET_HDR_GSO_TCPV6)
+        (8..40, GSO_TCPV6)
     } else {
         let total = ((t + tcp_len) as u16).to_be_bytes();
         head[2..4].copy_from_slice(&total);
         head[10..12].fill(0);
         let csum = !fold(sum(&head[..20], 0));
         head[10..12].copy_from_slice(&csum.to_be_bytes());
-        (12..20, VIRTIO_NET_HDR_GSO_TCPV4)
+        (12..20, GSO_TCPV4)
     };
     if psh {
         head[t + 13] |= TCP_PSH;
@@ -372,7 +349,7 @@ fn rewrite_head(head: &mut [u8], seg: &Segment, payload: usize, psh: bool) -> [u
     let pseudo = sum(&head[addrs], u32::from(IPPROTO_TCP) + tcp_len as u32);
     head[t + 16..t + 18].copy_from_slice(&fold(pseudo).to_be_bytes());
     let mut h = [0u8; VNET_HDR_LEN];
-    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h[0] = F_NEEDS_CSUM;
     h[1] = gso_type;
     h[2..4].copy_from_slice(&((t + seg.tcph_len) as u16).to_ne_bytes());
     h[4..6].copy_from_slice(&(seg.payload as u16).to_ne_bytes());

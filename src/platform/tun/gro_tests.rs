@@ -1,96 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a panic is the failure report
 
+use super::super::testpkt::*;
 use super::*;
 use proptest::prelude::*;
 
-const SRC4: [u8; 4] = [10, 9, 0, 1];
-const DST4: [u8; 4] = [10, 9, 0, 2];
-
-/// A TCP segment with valid IP and TCP checksums, as a sender's kernel would emit it.
-#[derive(Clone)]
-struct Seg {
-    v6: bool,
-    sport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    id: u16,
-    ttl: u8,
-    payload: Vec<u8>,
-    /// TCP options (a multiple of 4 bytes).
-    opts: Vec<u8>,
-}
-
-fn seg(seq: u32, len: usize) -> Seg {
-    Seg {
-        v6: false,
-        sport: 40000,
-        seq,
-        ack: 7,
-        flags: TCP_ACK,
-        id: 100,
-        ttl: 64,
-        payload: (0..len)
-            .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
-            .collect(),
-        opts: vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
-    }
-}
-
-fn csum(data: &[u8], acc: u32) -> u16 {
-    !fold(sum(data, acc))
-}
-
-fn build(s: &Seg) -> Vec<u8> {
-    let tcph = 20 + s.opts.len();
-    let mut tcp = vec![0u8; tcph];
-    tcp[0..2].copy_from_slice(&s.sport.to_be_bytes());
-    tcp[2..4].copy_from_slice(&5201u16.to_be_bytes());
-    tcp[4..8].copy_from_slice(&s.seq.to_be_bytes());
-    tcp[8..12].copy_from_slice(&s.ack.to_be_bytes());
-    tcp[12] = ((tcph / 4) as u8) << 4;
-    tcp[13] = s.flags;
-    tcp[14..16].copy_from_slice(&512u16.to_be_bytes());
-    tcp[20..].copy_from_slice(&s.opts);
-    tcp.extend_from_slice(&s.payload);
-    let tcp_len = tcp.len() as u32;
-    let mut p = if s.v6 {
-        let mut ip = vec![0u8; 40];
-        ip[0] = 0x60;
-        ip[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-        ip[6] = IPPROTO_TCP;
-        ip[7] = s.ttl;
-        ip[8] = 0xfd;
-        ip[23] = 1;
-        ip[24] = 0xfd;
-        ip[39] = 2;
-        ip
-    } else {
-        let mut ip = vec![0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
-        ip[4..6].copy_from_slice(&s.id.to_be_bytes());
-        ip[6] = 0x40;
-        ip[8] = s.ttl;
-        ip[9] = IPPROTO_TCP;
-        ip[12..16].copy_from_slice(&SRC4);
-        ip[16..20].copy_from_slice(&DST4);
-        let c = csum(&ip, 0);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        ip
-    };
-    let iph = p.len();
-    let addrs = if s.v6 { 8..40 } else { 12..20 };
-    let pseudo = sum(&p[addrs], u32::from(IPPROTO_TCP) + tcp_len);
-    let c = csum(&tcp, pseudo);
-    tcp[16..18].copy_from_slice(&c.to_be_bytes());
-    p.extend_from_slice(&tcp);
-    assert_eq!(p.len(), iph + tcp_len as usize);
-    p
-}
-
-/// Segment a written super-packet the way the kernel's TSO does (IPv4 IDs counting up, PSH
-/// only on the last segment) and fill in the checksums; a single write passes through.
+/// What the kernel makes of one write: a single packet passes through; a super-packet's
+/// header is checked, then it is segmented as the kernel's TSO does.
 fn kernel_view(write: &[u8]) -> Vec<Vec<u8>> {
     let (hdr, pkt) = write.split_at(VNET_HDR_LEN);
     if hdr[0] == 0 {
@@ -102,16 +17,9 @@ fn kernel_view(write: &[u8]) -> Vec<Vec<u8>> {
     }
     let ne = |i: usize| usize::from(u16::from_ne_bytes([hdr[i], hdr[i + 1]]));
     let (hdr_len, gso, csum_start, csum_off) = (ne(2), ne(4), ne(6), ne(8));
-    assert_eq!(hdr[0], VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_eq!(hdr[0], F_NEEDS_CSUM);
     let v6 = pkt[0] >> 4 == 6;
-    assert_eq!(
-        hdr[1],
-        if v6 {
-            VIRTIO_NET_HDR_GSO_TCPV6
-        } else {
-            VIRTIO_NET_HDR_GSO_TCPV4
-        }
-    );
+    assert_eq!(hdr[1], if v6 { GSO_TCPV6 } else { GSO_TCPV4 });
     assert_eq!(csum_off, 16);
     let iph = csum_start;
     assert_eq!(iph, if v6 { 40 } else { 20 });
@@ -128,38 +36,15 @@ fn kernel_view(write: &[u8]) -> Vec<Vec<u8>> {
     // The checksum field holds the folded pseudo-header sum of the whole TCP segment.
     let addrs = if v6 { 8..40 } else { 12..20 };
     let tcp_total = (pkt.len() - iph) as u32;
-    let want = fold(sum(&pkt[addrs.clone()], u32::from(IPPROTO_TCP) + tcp_total));
+    let want = fold(sum(&pkt[addrs], u32::from(IPPROTO_TCP) + tcp_total));
     assert_eq!(be16(pkt, iph + 16).unwrap(), want);
-    let (head, body) = pkt.split_at(hdr_len);
-    let chunks: Vec<&[u8]> = body.chunks(gso).collect();
-    let seq0 = be32(pkt, iph + 4).unwrap();
-    let mut out = Vec::new();
-    for (k, chunk) in chunks.iter().enumerate() {
-        let mut p = head.to_vec();
-        p.extend_from_slice(chunk);
-        let tcp_len = (p.len() - iph) as u32;
-        p[iph + 4..iph + 8].copy_from_slice(&seq0.wrapping_add((k * gso) as u32).to_be_bytes());
-        if k + 1 < chunks.len() {
-            p[iph + 13] &= !TCP_PSH;
-        }
-        if v6 {
-            p[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
-        } else {
-            let total = p.len() as u16;
-            p[2..4].copy_from_slice(&total.to_be_bytes());
-            let id = be16(&p, 4).unwrap().wrapping_add(k as u16);
-            p[4..6].copy_from_slice(&id.to_be_bytes());
-            p[10..12].fill(0);
-            let c = csum(&p[..20], 0);
-            p[10..12].copy_from_slice(&c.to_be_bytes());
-        }
-        p[iph + 16..iph + 18].fill(0);
-        let pseudo = sum(&p[addrs.clone()], u32::from(IPPROTO_TCP) + tcp_len);
-        let c = csum(&p[iph..], pseudo);
-        p[iph + 16..iph + 18].copy_from_slice(&c.to_be_bytes());
-        out.push(p);
-    }
-    out
+    assert_eq!(hdr_len, iph + usize::from(pkt[iph + 12] >> 4) * 4);
+    assert!(gso > 0 && gso <= pkt.len() - hdr_len);
+    // Segment it as the kernel does (`tso` is checked against independently built segments).
+    let mut sink = VecSink::new(65536, 128);
+    let done = super::super::tso::split(write, &mut sink).unwrap();
+    assert_eq!(done.dropped, 0);
+    sink.packets
 }
 
 /// Run the coalescer over `packets` laid out in a few shared buffers (as the UDP receive

@@ -1,6 +1,6 @@
 //! `MemTun`: an in-memory `Tun` whose other end, `MemTunHandle`, plays the OS network stack.
 
-use super::{PacketBuf, PacketRef, Tun};
+use super::{PacketBuf, PacketRef, PacketSink, Tun};
 use crate::platform::memq::MemQueue;
 use crate::platform::wake::deadline;
 use std::io;
@@ -66,24 +66,20 @@ impl MemTunHandle {
 }
 
 impl Tun for MemTun {
-    fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize> {
-        let mut i = 0;
-        let mut result = Ok(());
+    fn recv_into(&self, sink: &mut dyn PacketSink, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut n = 0;
         self.0
             .inbound
-            .pop_batch(bufs.len(), deadline(timeout), |p| {
-                if let Some(b) = bufs.get_mut(i) {
+            .pop_batch(sink.free(), deadline(timeout), |p| {
+                if let Some(room) = sink.room() {
                     // Like a real TUN read into a short buffer: the packet is truncated.
-                    let spare = b.spare_mut();
-                    let n = p.len().min(spare.len());
-                    spare[..n].copy_from_slice(&p[..n]);
-                    if let Err(e) = b.set_len(n) {
-                        result = Err(e);
-                    }
-                    i += 1;
+                    let len = p.len().min(room.len());
+                    room[..len].copy_from_slice(&p[..len]);
+                    sink.commit(len);
+                    n += 1;
                 }
             })?;
-        result.map(|()| i)
+        Ok(n)
     }
 
     fn send_within(&self, bufs: &mut [PacketBuf], packets: &[PacketRef]) -> io::Result<usize> {

@@ -1,5 +1,5 @@
 //! Linux TUN offloads (IFF_VNET_HDR with TSO/USO, as wireguard-go uses them): the kernel hands
-//! us TCP super-packets of up to 64 KiB that tun-rs splits into MTU-sized segments, and we
+//! us TCP (and UDP) super-packets of up to 64 KiB that we split into MTU-sized segments, and we
 //! hand it coalesced super-packets built from the packets we decrypted (our own GRO, `gro.rs`).
 //! One syscall then moves dozens of packets.
 //!
@@ -29,8 +29,8 @@ pub fn wanted() -> bool {
 
 /// Per-device offload state.
 pub struct Offload {
-    /// The raw read buffer (virtio header + up to 64 KiB) and segment sizes.
-    pub rx: Mutex<(Vec<u8>, Vec<usize>)>,
+    /// The raw read buffer: a virtio header and up to 64 KiB of packet.
+    pub rx: Mutex<Vec<u8>>,
     /// Coalescing state for writes.
     pub tx: Mutex<super::gro::Coalescer>,
     /// False once the kernel rejected a coalesced write.
@@ -41,7 +41,7 @@ impl Offload {
     /// Fresh state.
     pub fn new() -> Self {
         Self {
-            rx: Mutex::new((vec![0; tun_rs::VIRTIO_NET_HDR_LEN + 65535], vec![0; 256])),
+            rx: Mutex::new(vec![0; super::tso::VNET_HDR_LEN + 65535]),
             tx: Mutex::new(super::gro::Coalescer::default()),
             gro_ok: AtomicBool::new(true),
         }

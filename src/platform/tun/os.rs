@@ -1,18 +1,18 @@
 //! `OsTun`: the kernel's TUN (Linux `/dev/net/tun`, IFF_TUN | IFF_NO_PI) or utun (macOS), via
 //! `tun-rs`, behind the batch-shaped `Tun` trait.
 //!
-//! The descriptor is nonblocking; `recv_batch` reads until `EAGAIN` and then waits in `poll(2)`
+//! The descriptor is nonblocking; `recv_into` reads until `EAGAIN` and then waits in `poll(2)`
 //! on the TUN and a shutdown pipe. The interface is created down, like wireguard-go's: whoever
 //! configures it (wg-quick) brings it up.
 //!
 //! On Linux, `ip link del` of an interface whose descriptor we hold detaches the descriptor:
 //! `poll` reports it ready (POLLERR) at once and `read(2)` fails with `EBADFD` ("File
-//! descriptor in bad state"). That error, returned by `recv_batch`, is the daemon's cue to exit
+//! descriptor in bad state"). That error, returned by `recv_into`, is the daemon's cue to exit
 //! (`tests/platform_linux.rs` checks it).
 
 #![allow(unsafe_code)] // adopting an owned TUN fd, and handing the fd back out
 
-use super::{check_mtu, PacketBuf, PacketRef, Tun};
+use super::{check_mtu, PacketBuf, PacketRef, PacketSink, Tun};
 use crate::platform::wake::{deadline, wait, Shutdown, Wait};
 use nix::poll::PollFlags;
 use std::io;
@@ -214,18 +214,18 @@ impl OsTun {
         unsafe { OwnedFd::from_raw_fd(raw) }
     }
 
-    /// Read packets until the kernel has none left or `bufs` is full.
-    fn read_ready(&self, bufs: &mut [PacketBuf]) -> io::Result<usize> {
+    /// Read packets until the kernel has none left or `sink` is full.
+    fn read_ready(&self, sink: &mut dyn PacketSink) -> io::Result<usize> {
         #[cfg(target_os = "linux")]
         if let Some(off) = &self.offload {
-            return self.read_offloaded(off, bufs);
+            return self.read_offloaded(off, sink);
         }
         let mut n = 0;
-        while let Some(b) = bufs.get_mut(n) {
-            if b.spare_mut().is_empty() {
+        while let Some(room) = sink.room() {
+            if room.is_empty() {
                 return Err(io::Error::new(io::ErrorKind::InvalidInput, "no room"));
             }
-            match self.dev.recv(b.spare_mut()) {
+            match self.dev.recv(room) {
                 Ok(0) => {
                     return match n {
                         0 => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TUN closed")),
@@ -233,7 +233,7 @@ impl OsTun {
                     }
                 }
                 Ok(len) => {
-                    b.set_len(len)?;
+                    sink.commit(len);
                     n += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -246,43 +246,40 @@ impl OsTun {
         Ok(n)
     }
 
-    /// Offload read: each syscall yields one (super-)packet, split into segments in `bufs`.
-    /// Reads while at least [`MAX_SEGMENTS`](super::offload::MAX_SEGMENTS) buffers are free.
+    /// Offload read: each syscall yields one (super-)packet, split into `sink` (see `tso`).
+    /// Reads again only while the sink takes [`MAX_SEGMENTS`](super::offload::MAX_SEGMENTS)
+    /// more packets, so that a 64 KiB super-packet is not cut short.
     #[cfg(target_os = "linux")]
     fn read_offloaded(
         &self,
         off: &super::offload::Offload,
-        bufs: &mut [PacketBuf],
+        sink: &mut dyn PacketSink,
     ) -> io::Result<usize> {
-        let mut guard = off.rx.lock().unwrap_or_else(|e| e.into_inner());
-        let (raw, sizes) = &mut *guard;
+        let mut raw = off.rx.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
-        while bufs.len() - n >= super::offload::MAX_SEGMENTS.min(bufs.len()) && n < bufs.len() {
-            let rest = &mut bufs[n..];
-            let offset = rest.first().map_or(0, PacketBuf::headroom);
-            rest.iter_mut().for_each(PacketBuf::open_for_read);
-            if sizes.len() < rest.len() {
-                sizes.resize(rest.len(), 0);
-            }
-            let count = rest.len();
-            let r = self
-                .dev
-                .recv_multiple(raw, rest, &mut sizes[..count], offset);
-            match r {
-                Ok(k) => {
-                    for (b, &len) in bufs[n..n + k].iter_mut().zip(sizes.iter()) {
-                        b.set_len(len)?;
-                    }
-                    n += k;
+        while sink.free() >= super::offload::MAX_SEGMENTS || (n == 0 && sink.free() > 0) {
+            let len = match self.dev.recv(&mut raw) {
+                Ok(0) if n == 0 => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TUN closed"))
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(len) => len,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) if n > 0 => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBADFD) => return Err(e),
-                Err(e) => {
-                    // A malformed super-packet from the kernel: drop it, keep reading.
-                    tracing::debug!("TUN offload read: {e}");
+                Err(e) => return Err(e),
+            };
+            match super::tso::split(&raw[..len], sink) {
+                Ok(done) => {
+                    n += done.packets;
+                    if done.dropped > 0 {
+                        tracing::debug!("TUN offload read: {} segments dropped", done.dropped);
+                    }
                 }
+                // A malformed read from the kernel: drop it, keep reading.
+                Err(why) => tracing::debug!("TUN offload read dropped: {why}"),
+            }
+            if len == 0 {
+                break;
             }
         }
         Ok(n)
@@ -358,14 +355,14 @@ impl AsFd for OsTun {
 }
 
 impl Tun for OsTun {
-    fn recv_batch(&self, bufs: &mut [PacketBuf], timeout: Option<Duration>) -> io::Result<usize> {
+    fn recv_into(&self, sink: &mut dyn PacketSink, timeout: Option<Duration>) -> io::Result<usize> {
         let deadline = deadline(timeout);
         loop {
             if self.shutdown.is_triggered() {
                 return Err(Shutdown::error());
             }
-            let n = self.read_ready(bufs)?;
-            if n > 0 || bufs.is_empty() || timeout == Some(Duration::ZERO) {
+            let n = self.read_ready(sink)?;
+            if n > 0 || sink.free() == 0 || timeout == Some(Duration::ZERO) {
                 return Ok(n);
             }
             let fds = [(self.dev.as_fd(), PollFlags::POLLIN)];

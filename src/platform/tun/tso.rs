@@ -1,0 +1,253 @@
+//! Segmenting what an IFF_VNET_HDR TUN hands us: one read is a `virtio_net_hdr` and either a
+//! plain packet (perhaps with its transport checksum left to us) or a TSO/USO super-packet of up
+//! to 64 KiB that we cut into MTU-sized packets, as the kernel's own segmentation would.
+//!
+//! Each packet is written once, straight into the caller's [`PacketSink`] (the outbound path's
+//! seal arena), and its checksum is taken over the bytes just written while they are in cache.
+//!
+//! Per segment, as the kernel's `tcp_gso_segment`/`__udp_gso_segment` do: IPv4 total length,
+//! identification (the first one's, counting up) and header checksum; IPv6 payload length;
+//! TCP sequence number, with FIN and PSH only on the last segment and CWR only on the first;
+//! UDP length; then the full transport checksum. The header length is taken from the packet,
+//! not from `hdr_len` (which the kernel sets to the whole first packet on its forward path).
+//!
+//! Anything malformed is refused as a whole with a reason, before a byte of it is emitted.
+
+use super::csum::{finish, sum};
+use super::PacketSink;
+
+/// `virtio_net_hdr` length (no mergeable-buffers field).
+pub const VNET_HDR_LEN: usize = 10;
+
+pub(crate) const F_NEEDS_CSUM: u8 = 1;
+pub(crate) const GSO_NONE: u8 = 0;
+pub(crate) const GSO_TCPV4: u8 = 1;
+pub(crate) const GSO_UDP_L4: u8 = 5;
+pub(crate) const GSO_TCPV6: u8 = 4;
+pub(crate) const GSO_ECN: u8 = 0x80;
+pub(crate) const IPPROTO_TCP: u8 = 6;
+pub(crate) const IPPROTO_UDP: u8 = 17;
+pub(crate) const TCP_FIN: u8 = 0x01;
+pub(crate) const TCP_PSH: u8 = 0x08;
+pub(crate) const TCP_CWR: u8 = 0x80;
+
+/// What [`split`] did with one read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Packets handed to the sink.
+    pub packets: usize,
+    /// Segments lost because the sink filled up first.
+    pub dropped: usize,
+}
+
+fn ne16(h: &[u8], at: usize) -> usize {
+    usize::from(u16::from_ne_bytes([h[at], h[at + 1]]))
+}
+
+fn be16(p: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(p.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn be32(p: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(p.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn put16(p: &mut [u8], at: usize, v: u16) {
+    p[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Split one read (`virtio_net_hdr` followed by the packet) into `sink`.
+pub fn split(read: &[u8], sink: &mut dyn PacketSink) -> Result<Split, &'static str> {
+    if read.len() <= VNET_HDR_LEN {
+        return Err("read shorter than its virtio header");
+    }
+    let (hdr, pkt) = read.split_at(VNET_HDR_LEN);
+    let (flags, gso_type) = (hdr[0], hdr[1] & !GSO_ECN);
+    let (gso_size, csum_start, csum_offset) = (ne16(hdr, 4), ne16(hdr, 6), ne16(hdr, 8));
+    if gso_type == GSO_NONE {
+        return single(
+            pkt,
+            flags & F_NEEDS_CSUM != 0,
+            csum_start,
+            csum_offset,
+            sink,
+        );
+    }
+    let layout = Layout::parse(pkt, gso_type, gso_size, csum_start, csum_offset)?;
+    Ok(layout.segment(pkt, sink))
+}
+
+/// A plain packet: copy it, and fill in its checksum if the kernel left that to us.
+fn single(
+    pkt: &[u8],
+    needs_csum: bool,
+    start: usize,
+    offset: usize,
+    sink: &mut dyn PacketSink,
+) -> Result<Split, &'static str> {
+    let at = start.saturating_add(offset);
+    if needs_csum && at.saturating_add(2) > pkt.len() {
+        return Err("checksum field outside the packet");
+    }
+    let Some(dst) = sink.room() else {
+        return Ok(Split {
+            packets: 0,
+            dropped: 1,
+        });
+    };
+    let Some(dst) = dst.get_mut(..pkt.len()) else {
+        return Err("packet larger than a buffer");
+    };
+    dst.copy_from_slice(pkt);
+    if needs_csum {
+        // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; sum from `start` over it.
+        let c = finish(sum(&dst[start..], 0));
+        put16(dst, at, c);
+    }
+    sink.commit(pkt.len());
+    Ok(Split {
+        packets: 1,
+        dropped: 0,
+    })
+}
+
+/// The checked shape of a super-packet.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    v6: bool,
+    tcp: bool,
+    /// IP header length (with IPv6 extension headers): where the transport header starts.
+    iph: usize,
+    /// IP + transport header length.
+    headers: usize,
+    gso_size: usize,
+}
+
+impl Layout {
+    fn parse(
+        pkt: &[u8],
+        gso_type: u8,
+        gso_size: usize,
+        csum_start: usize,
+        csum_offset: usize,
+    ) -> Result<Self, &'static str> {
+        let version = pkt.first().map(|b| b >> 4);
+        let (v6, tcp) = match (gso_type, version) {
+            (GSO_TCPV4, Some(4)) => (false, true),
+            (GSO_TCPV6, Some(6)) => (true, true),
+            (GSO_UDP_L4, Some(4)) => (false, false),
+            (GSO_UDP_L4, Some(6)) => (true, false),
+            (GSO_TCPV4 | GSO_TCPV6 | GSO_UDP_L4, _) => {
+                return Err("GSO type does not match the IP version")
+            }
+            _ => return Err("unsupported GSO type"),
+        };
+        if gso_size == 0 {
+            return Err("GSO size is zero");
+        }
+        let iph = csum_start;
+        let proto = if tcp { IPPROTO_TCP } else { IPPROTO_UDP };
+        if v6 {
+            // Extension headers may sit between the fixed header and the transport header.
+            if iph < 40 || (iph == 40 && pkt.get(6) != Some(&proto)) {
+                return Err("IPv6 header does not lead to the transport header");
+            }
+        } else {
+            let ihl = usize::from(pkt[0] & 0x0f) * 4;
+            if ihl < 20 || ihl != iph || pkt.get(9) != Some(&proto) {
+                return Err("IPv4 header does not lead to the transport header");
+            }
+        }
+        let l4 = if tcp {
+            let doff = pkt.get(iph + 12).ok_or("packet shorter than its headers")? >> 4;
+            usize::from(doff) * 4
+        } else {
+            8
+        };
+        if l4 < 20 && tcp {
+            return Err("TCP header shorter than 20 bytes");
+        }
+        if csum_offset != if tcp { 16 } else { 6 } {
+            return Err("checksum offset is not the transport checksum");
+        }
+        let headers = iph + l4;
+        if headers >= pkt.len() {
+            return Err("super-packet without payload");
+        }
+        if headers + gso_size > usize::from(u16::MAX) {
+            return Err("segment too long for an IP packet");
+        }
+        Ok(Self {
+            v6,
+            tcp,
+            iph,
+            headers,
+            gso_size,
+        })
+    }
+
+    /// Emit the segments; stops early (counting the rest as dropped) if the sink fills up.
+    fn segment(&self, pkt: &[u8], sink: &mut dyn PacketSink) -> Split {
+        let (head, body) = pkt.split_at(self.headers);
+        let count = body.len().div_ceil(self.gso_size);
+        let iph = self.iph;
+        let addrs = if self.v6 { 8..40 } else { 12..20 };
+        let proto = if self.tcp { IPPROTO_TCP } else { IPPROTO_UDP };
+        // The pseudo-header's address part is the same for every segment.
+        let pseudo = sum(&head[addrs], u32::from(proto));
+        let seq0 = if self.tcp { be32(head, iph + 4) } else { None };
+        let id0 = be16(head, 4);
+        let mut done = Split {
+            packets: 0,
+            dropped: 0,
+        };
+        for (i, chunk) in body.chunks(self.gso_size).enumerate() {
+            let len = self.headers + chunk.len();
+            let Some(dst) = sink.room().and_then(|r| r.get_mut(..len)) else {
+                done.dropped = count - i;
+                break;
+            };
+            dst[..self.headers].copy_from_slice(head);
+            dst[self.headers..].copy_from_slice(chunk);
+            // Lengths fit: `parse` bounded headers + gso_size by u16::MAX.
+            if self.v6 {
+                put16(dst, 4, (len - 40) as u16);
+            } else {
+                put16(dst, 2, len as u16);
+                let id = id0.unwrap_or(0).wrapping_add(i as u16);
+                put16(dst, 4, id);
+                put16(dst, 10, 0);
+                let c = finish(sum(&dst[..iph], 0));
+                put16(dst, 10, c);
+            }
+            let l4_len = len - iph;
+            let field = if self.tcp {
+                let seq = seq0.unwrap_or(0).wrapping_add((i * self.gso_size) as u32);
+                dst[iph + 4..iph + 8].copy_from_slice(&seq.to_be_bytes());
+                if i + 1 < count {
+                    dst[iph + 13] &= !(TCP_FIN | TCP_PSH);
+                }
+                if i > 0 {
+                    dst[iph + 13] &= !TCP_CWR;
+                }
+                iph + 16
+            } else {
+                put16(dst, iph + 4, l4_len as u16);
+                iph + 6
+            };
+            put16(dst, field, 0);
+            let mut c = finish(sum(&dst[iph..], pseudo + l4_len as u32));
+            if !self.tcp && c == 0 {
+                c = 0xffff; // a computed zero goes out as all ones (RFC 768)
+            }
+            put16(dst, field, c);
+            sink.commit(len);
+            done.packets += 1;
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+#[path = "tso_tests.rs"]
+mod tests;
