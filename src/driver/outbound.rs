@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::shared::{Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
@@ -117,8 +117,12 @@ struct Scratch {
 /// The outbound direction's state (one thread runs it at a time).
 pub struct Outbound {
     s: Scratch,
-    batches: u32,
+    /// When the MTU was last read.
+    mtu_read: Instant,
 }
+
+/// How often the MTU is read again (an ioctl on a fresh socket: not once per batch).
+const MTU_RECHECK: Duration = Duration::from_secs(1);
 
 impl Outbound {
     /// An arena sized for the TUN's current MTU.
@@ -129,7 +133,10 @@ impl Outbound {
             sealed: Vec::with_capacity(BATCH),
             outputs: Vec::new(),
         };
-        Self { s, batches: 0 }
+        Self {
+            s,
+            mtu_read: Instant::now(),
+        }
     }
 
     /// Read one batch from the TUN (waiting at most `timeout`; `None`: until packets come),
@@ -154,10 +161,10 @@ impl Outbound {
         send_batch(sh, s);
         account_batch(sh, s);
         sh.carry_out(&mut s.outputs);
-        // The MTU changes rarely (wg-quick sets it once after start): re-read it every 64
-        // batches rather than paying an ioctl per batch.
-        self.batches = self.batches.wrapping_add(1);
-        if self.batches % 64 == 0 {
+        // The MTU changes rarely (wg-quick sets it once after start): re-read it at most once
+        // a second, after a batch, rather than paying a socket and an ioctl per batch.
+        if self.mtu_read.elapsed() >= MTU_RECHECK {
+            self.mtu_read = Instant::now();
             let mtu = current_mtu(sh);
             if mtu != s.arena.mtu {
                 s.arena = Arena::new(mtu);
