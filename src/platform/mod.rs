@@ -15,6 +15,7 @@ pub mod tun;
 pub mod uapi_socket;
 pub mod udp;
 mod wake;
+pub mod wiped;
 
 pub use buf::PacketBuf;
 #[cfg(any(target_os = "linux", target_os = "macos"))]

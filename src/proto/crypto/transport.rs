@@ -21,16 +21,20 @@ fn nonce_bytes(counter: u64) -> [u8; 12] {
     n
 }
 
-/// ring's ChaCha20-Poly1305.
+/// ring's ChaCha20-Poly1305. ring's key type cannot zeroize itself, so it is kept in a
+/// [`Wiped`](crate::platform::wiped::Wiped) slot that zeroes it on drop (RustCryptoCipher
+/// zeroizes its own key).
 #[cfg(all(feature = "ring", not(feature = "pure-rust")))]
-pub struct RingCipher(ring::aead::LessSafeKey);
+pub struct RingCipher(crate::platform::wiped::Wiped<ring::aead::LessSafeKey>);
 
 #[cfg(all(feature = "ring", not(feature = "pure-rust")))]
 impl TransportCipher for RingCipher {
     fn new(key: &[u8; KEY_LEN]) -> Self {
         let k = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
             .expect("32-byte key is valid for ChaCha20-Poly1305");
-        Self(ring::aead::LessSafeKey::new(k))
+        Self(crate::platform::wiped::Wiped::new(
+            ring::aead::LessSafeKey::new(k),
+        ))
     }
 
     fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError> {
@@ -39,6 +43,7 @@ impl TransportCipher for RingCipher {
         let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes(counter));
         let tag = self
             .0
+            .get()
             .seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), data)
             .map_err(|_| AeadError)?;
         tag_out.copy_from_slice(tag.as_ref());
@@ -49,6 +54,7 @@ impl TransportCipher for RingCipher {
         let nonce = ring::aead::Nonce::assume_unique_for_key(nonce_bytes(counter));
         let plain = self
             .0
+            .get()
             .open_in_place(nonce, ring::aead::Aad::empty(), buf)
             .map_err(|_| AeadError)?;
         Ok(plain.len())
