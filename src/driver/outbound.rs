@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use super::shared::{Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
-use crate::platform::Outgoing;
+use crate::platform::{Bind, Outgoing};
 use crate::proto::constants::{AEAD_TAG_SIZE, MAX_CONTENT_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::device::{Output, SendTicket};
 use crate::proto::messages::padded_len;
 
 /// Packets read from the TUN per batch.
-pub const BATCH: usize = 128;
+pub const BATCH: usize = 256;
 
 /// One sealed datagram in the arena.
 struct Sealed {
@@ -230,15 +230,18 @@ fn seal_batch(s: &mut Scratch) {
     }
 }
 
+/// GSO sends handed to the socket per call at most (a batch has a handful).
+const SENDS: usize = 32;
+
 /// Send the arena: runs of equal-size datagrams to one destination go out as one GSO send.
 fn send_batch(sh: &Shared, s: &Scratch) {
-    if s.sealed.is_empty() {
+    let Some(first) = s.sealed.first() else {
         return;
-    }
+    };
     let bind = sh.bind();
     let max = bind.max_gso_segments().max(1);
-    // On the stack: no allocation per batch (at most one entry per sealed datagram).
-    let mut out = [Outgoing::one(s.sealed[0].ticket.to, &[]); BATCH];
+    // On the stack: no allocation per batch; more runs than this go in several calls.
+    let mut out = [Outgoing::one(first.ticket.to, &[]); SENDS];
     let mut k = 0;
     let mut i = 0;
     while let Some(first) = s.sealed.get(i) {
@@ -256,13 +259,22 @@ fn send_batch(sh: &Shared, s: &Scratch) {
                 break; // a shorter datagram may only end a GSO run
             }
         }
-        if let Some(slot) = out.get_mut(k) {
-            *slot = outgoing(dst, &s.arena.data[first.range.start..end], size, count);
-            k += 1;
+        if k == out.len() {
+            flush(&*bind, &out[..k]);
+            k = 0;
         }
+        out[k] = outgoing(dst, &s.arena.data[first.range.start..end], size, count);
+        k += 1;
         i += count;
     }
-    if let Err(e) = bind.send_batch(&out[..k]) {
+    flush(&*bind, &out[..k]);
+}
+
+fn flush(bind: &dyn Bind, out: &[Outgoing<'_>]) {
+    if out.is_empty() {
+        return;
+    }
+    if let Err(e) = bind.send_batch(out) {
         tracing::debug!("UDP send: {e}");
     }
 }
