@@ -64,6 +64,7 @@ fn tcp_256_mib_each_way_with_matching_sha256() {
         return;
     }
     let t = Tunnel::new(false);
+    t.wait_up();
     tcp_transfer(&t.a, &t.b, B4, 5001, TRANSFER);
     tcp_transfer(&t.b, &t.a, A6, 5002, TRANSFER);
     assert!(t.da.alive() && t.db.alive());
@@ -78,6 +79,7 @@ fn offloaded_sends_from_wgrs_arrive_intact_tcp6_and_udp_gso() {
         return;
     }
     let t = Tunnel::new(false);
+    t.wait_up();
     tcp_transfer(&t.a, &t.b, B6, 5005, 64 << 20);
     for (dst, port) in [(B4, 5006), (B6, 5007)] {
         udp_gso_transfer(&t, dst, port);
@@ -152,6 +154,7 @@ fn tcp_both_ways_at_once_with_matching_sha256() {
         return;
     }
     let t = Tunnel::new(false);
+    t.wait_up();
     std::thread::scope(|s| {
         s.spawn(|| tcp_transfer(&t.a, &t.b, B4, 5003, TRANSFER / 2));
         tcp_transfer(&t.b, &t.a, A6, 5004, TRANSFER / 2);

@@ -136,12 +136,33 @@ impl Tunnel {
         configure(&self.b, &self.db.ifname, &c);
     }
 
-    /// Pings over inner IPv4 and IPv6, A to B first (A initiates the handshake), then B to A.
+    /// Pings over inner IPv4 and IPv6, A to B first (A initiates the handshake; see `wait_up`),
+    /// then B to A.
     pub fn ping_all(&self) {
+        self.wait_up();
         assert_ping(&self.a, B4);
         assert_ping(&self.a, B6);
         assert_ping(&self.b, A4);
         assert_ping(&self.b, A6);
+    }
+
+    /// Wait (at most 30 s) until a ping from A to B gets through. The first handshake can take
+    /// several REKEY_TIMEOUT rounds: CI once saw initiations from both sides cross twice (each
+    /// side's pending initiation is replaced when it answers the other's, as in the kernel and
+    /// wireguard-go), which outlasted a 10 s TCP connect. Tests about bulk data wait here first;
+    /// tests about the handshake itself do not.
+    pub fn wait_up(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.a.exec_for(5, &["ping", "-c", "1", "-W", "1", B4]);
+            if r.success() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no ping through the tunnel within 30 s:\n{r}"
+            );
+        }
     }
 
     /// What `wg show IF endpoints` says on side A (`a`) or B about its one peer.
