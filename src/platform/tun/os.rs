@@ -262,6 +262,7 @@ impl OsTun {
                 Ok(0) if n == 0 => {
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TUN closed"))
                 }
+                Ok(0) => break, // report what we have; the next call sees the end
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -277,9 +278,6 @@ impl OsTun {
                 }
                 // A malformed read from the kernel: drop it, keep reading.
                 Err(why) => tracing::debug!("TUN offload read dropped: {why}"),
-            }
-            if len == 0 {
-                break;
             }
         }
         Ok(n)
