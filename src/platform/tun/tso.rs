@@ -3,7 +3,7 @@
 //! to 64 KiB that we cut into MTU-sized packets, as the kernel's own segmentation would.
 //!
 //! Each packet is written once, straight into the caller's [`PacketSink`] (the outbound path's
-//! seal arena), and its checksum is taken over the bytes just written while they are in cache.
+//! seal arena); its checksums are built from sums taken in the read (see `Layout::segment`).
 //!
 //! Per segment, as the kernel's `tcp_gso_segment`/`__udp_gso_segment` do: IPv4 total length,
 //! identification (the first one's, counting up) and header checksum; IPv6 payload length;
