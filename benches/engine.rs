@@ -77,5 +77,39 @@ fn transport(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, full_handshake, transport);
+/// The two ciphers `TransportKey` picks between, side by side in one run: ring (or RustCrypto)
+/// and, where the CPU has AVX-512 IFMA, our own.
+fn aead(c: &mut Criterion) {
+    use wgrs::proto::crypto::{FallbackCipher, TransportCipher};
+    let fallback = FallbackCipher::new(&[5; 32]);
+    #[cfg(target_arch = "x86_64")]
+    let fast = wgrs::platform::avx512::Avx512Key::new(&[5; 32]);
+    let mut g = c.benchmark_group("aead");
+    for size in [64usize, 1420] {
+        let mut buf = vec![0u8; size + 16];
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_with_input(
+            BenchmarkId::new("seal/fallback", size),
+            &size,
+            |bench, _| bench.iter(|| fallback.seal(7, black_box(&mut buf)).unwrap()),
+        );
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = &fast {
+            g.bench_with_input(BenchmarkId::new("seal/avx512", size), &size, |bench, _| {
+                bench.iter(|| black_box(k.seal(7, &mut buf[..size])))
+            });
+            let tag = k.seal(7, &mut buf[..size]);
+            let sealed = buf.clone();
+            g.bench_with_input(BenchmarkId::new("open/avx512", size), &size, |bench, _| {
+                bench.iter(|| {
+                    buf.copy_from_slice(&sealed);
+                    black_box(k.open(7, &mut buf[..size], &tag))
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, full_handshake, transport, aead);
 criterion_main!(benches);

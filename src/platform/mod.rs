@@ -3,6 +3,8 @@
 //! `Tun` and `Bind` are the two batch-shaped traits the driver does its packet I/O through,
 //! each with a kernel implementation and an in-memory one for tests without root.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod buf;
 mod memq;
 pub mod rng;

@@ -2,7 +2,7 @@
 
 pub mod transport;
 
-pub use transport::{RustCryptoCipher, TransportCipher, TransportKey};
+pub use transport::{FallbackCipher, RustCryptoCipher, TransportCipher, TransportKey};
 
 use blake2::digest::{FixedOutput, KeyInit, Mac as _, Update};
 use blake2::{Blake2s256, Blake2sMac};

@@ -1,5 +1,9 @@
-//! Data-path ChaCha20-Poly1305 for transport messages (§5.4.6), behind a two-method trait:
-//! `ring` by default, RustCrypto with the `pure-rust` feature or without the `ring` feature.
+//! Data-path ChaCha20-Poly1305 for transport messages (§5.4.6), behind a two-method trait.
+//!
+//! On x86-64 CPUs with AVX-512F and AVX-512 IFMA our own vector code
+//! ([`platform::avx512`](crate::platform::avx512)) does the work, unless `WGRS_AVX512=0` is set
+//! in the daemon's environment; otherwise `ring` by default, RustCrypto with the `pure-rust`
+//! feature or without the `ring` feature.
 
 use super::AeadError;
 use crate::proto::constants::{AEAD_TAG_SIZE, KEY_LEN};
@@ -94,12 +98,70 @@ impl TransportCipher for RustCryptoCipher {
     }
 }
 
-/// The data-path cipher this build uses.
+/// The portable cipher this build falls back to.
 #[cfg(all(feature = "ring", not(feature = "pure-rust")))]
-pub type TransportKey = RingCipher;
-/// The data-path cipher this build uses.
+pub type FallbackCipher = RingCipher;
+/// The portable cipher this build falls back to.
 #[cfg(not(all(feature = "ring", not(feature = "pure-rust"))))]
-pub type TransportKey = RustCryptoCipher;
+pub type FallbackCipher = RustCryptoCipher;
+
+/// The data-path cipher: the AVX-512 code where the CPU runs it, else [`FallbackCipher`].
+pub enum TransportKey {
+    /// Our AVX-512/IFMA ChaCha20-Poly1305.
+    #[cfg(target_arch = "x86_64")]
+    Avx512(crate::platform::avx512::Avx512Key),
+    /// ring or RustCrypto.
+    Fallback(FallbackCipher),
+}
+
+/// False when `WGRS_AVX512=0` asks for the portable cipher (read once per process).
+#[cfg(target_arch = "x86_64")]
+fn avx512_allowed() -> bool {
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ALLOWED.get_or_init(|| std::env::var_os("WGRS_AVX512").is_none_or(|v| v != "0"))
+}
+
+impl TransportCipher for TransportKey {
+    fn new(key: &[u8; KEY_LEN]) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if avx512_allowed() {
+            if let Some(k) = crate::platform::avx512::Avx512Key::new(key) {
+                return Self::Avx512(k);
+            }
+        }
+        Self::Fallback(FallbackCipher::new(key))
+    }
+
+    fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => {
+                let n = buf.len().checked_sub(AEAD_TAG_SIZE).ok_or(AeadError)?;
+                let (data, tag_out) = buf.split_at_mut(n);
+                tag_out.copy_from_slice(&k.seal(counter, data));
+                Ok(())
+            }
+            Self::Fallback(c) => c.seal(counter, buf),
+        }
+    }
+
+    fn open(&self, counter: u64, buf: &mut [u8]) -> Result<usize, AeadError> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => {
+                let n = buf.len().checked_sub(AEAD_TAG_SIZE).ok_or(AeadError)?;
+                let (data, tag) = buf.split_at_mut(n);
+                let tag: &[u8; AEAD_TAG_SIZE] = (&*tag).try_into().map_err(|_| AeadError)?;
+                if k.open(counter, data, tag) {
+                    Ok(n)
+                } else {
+                    Err(AeadError)
+                }
+            }
+            Self::Fallback(c) => c.open(counter, buf),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -122,6 +184,18 @@ mod tests {
             }
         }
         assert_eq!(c.open(0, &mut [0u8; 3]), Err(AeadError));
+    }
+
+    #[test]
+    fn transport_key_round_trip_and_cross_check() {
+        round_trip::<TransportKey>();
+        let a = TransportKey::new(&[3u8; 32]);
+        let b = RustCryptoCipher::new(&[3u8; 32]);
+        let mut buf = vec![6u8; 1420 + AEAD_TAG_SIZE];
+        a.seal(11, &mut buf).unwrap();
+        assert_eq!(b.open(11, &mut buf), Ok(1420));
+        b.seal(12, &mut buf).unwrap();
+        assert_eq!(a.open(12, &mut buf), Ok(1420));
     }
 
     #[test]

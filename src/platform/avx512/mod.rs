@@ -1,0 +1,153 @@
+//! ChaCha20-Poly1305 (RFC 8439 §2.8) for transport messages, written for AVX-512 and IFMA.
+//!
+//! ring's fused AVX2 seal is the fastest crates.io offers and takes about 0.8 µs for a 1420-byte
+//! packet here; this CPU (and any with AVX-512F and AVX-512 IFMA: Intel since Ice Lake, AMD
+//! since Zen 4) can do the same work in well under half of that. ChaCha20 runs sixteen blocks
+//! per pass ([`chacha`]) and Poly1305 eight blocks per step with 52-bit multiply-adds
+//! ([`poly`]). Transport messages have no associated data, so neither does this API.
+//!
+//! It lives in `platform` because the vector loads and stores and the call into code compiled
+//! for these CPU features need `unsafe` (house rule: only here). Callers check [`available`]
+//! through [`Avx512Key::new`], which refuses to build a key on a CPU without the features.
+#![allow(unsafe_code)] // target-feature calls after run-time detection; 64-byte vector loads
+
+mod chacha;
+mod poly;
+#[cfg(test)]
+mod tests;
+
+use core::arch::x86_64::__m512i;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
+
+/// Data that one 16-block pass covers: block 0 is the Poly1305 key.
+const SHORT: usize = 15 * 64;
+/// Data that the first 32-block pass covers.
+const LONG: usize = 31 * 64;
+
+/// True when this CPU runs AVX-512F and AVX-512 IFMA.
+pub fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512ifma")
+}
+
+/// A ChaCha20-Poly1305 key for this implementation; zeroed on drop.
+pub struct Avx512Key {
+    words: [u32; 8],
+}
+
+impl Avx512Key {
+    /// The key, or `None` when this CPU lacks the features the code needs.
+    pub fn new(key: &[u8; 32]) -> Option<Self> {
+        if !available() {
+            return None;
+        }
+        let mut words = [0u32; 8];
+        for (w, b) in words.iter_mut().zip(key.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Some(Self { words })
+    }
+
+    /// Encrypt `data` in place under the nonce `0^32 ‖ le64(counter)`; returns the tag.
+    pub fn seal(&self, counter: u64, data: &mut [u8]) -> [u8; 16] {
+        // SAFETY: an `Avx512Key` exists only where `available()` said the CPU has the
+        // features `seal_avx512` is compiled for.
+        unsafe { seal_avx512(&self.words, counter, data) }
+    }
+
+    /// Check `tag` over the ciphertext `data` and, only if it matches, decrypt `data` in place.
+    pub fn open(&self, counter: u64, data: &mut [u8], tag: &[u8; 16]) -> bool {
+        // SAFETY: as in `seal`.
+        unsafe { open_avx512(&self.words, counter, data, tag) }
+    }
+}
+
+impl Drop for Avx512Key {
+    fn drop(&mut self) {
+        self.words.zeroize();
+    }
+}
+
+impl std::fmt::Debug for Avx512Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Avx512Key(hidden)")
+    }
+}
+
+fn nonce(counter: u64) -> [u32; 3] {
+    [0, counter as u32, (counter >> 32) as u32]
+}
+
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn seal_avx512(key: &[u32; 8], counter: u64, data: &mut [u8]) -> [u8; 16] {
+    let n = nonce(counter);
+    let first = FirstPass::new(key, &n, data.len());
+    let mut mac_key = first.mac_key();
+    first.apply(key, &n, data);
+    let tag = poly::aead_tag(&mac_key, data);
+    mac_key.zeroize();
+    tag
+}
+
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn open_avx512(key: &[u32; 8], counter: u64, data: &mut [u8], tag: &[u8; 16]) -> bool {
+    let n = nonce(counter);
+    let first = FirstPass::new(key, &n, data.len());
+    let mut mac_key = first.mac_key();
+    // The tag is checked over the ciphertext first: nothing is decrypted unless it matches.
+    let ok = bool::from(poly::aead_tag(&mac_key, data).ct_eq(tag));
+    mac_key.zeroize();
+    if ok {
+        first.apply(key, &n, data);
+    }
+    ok
+}
+
+/// The first ChaCha20 pass of a message: block 0 (the Poly1305 key) and the blocks after it.
+/// Data of up to 15 blocks takes one 16-block pass, longer data 32-block passes, which take
+/// about as long as one 16-block pass each.
+#[allow(clippy::large_enum_variant)] // a short-lived value in registers: boxing would defeat it
+enum FirstPass {
+    Short([__m512i; 16]),
+    Long([__m512i; 16], [__m512i; 16]),
+}
+
+impl FirstPass {
+    #[target_feature(enable = "avx512f")]
+    fn new(key: &[u32; 8], n: &[u32; 3], len: usize) -> Self {
+        if len <= SHORT {
+            Self::Short(chacha::blocks16(key, n, 0))
+        } else {
+            let (x, y) = chacha::blocks32(key, n, 0);
+            Self::Long(x, y)
+        }
+    }
+
+    /// The one-time Poly1305 key.
+    #[target_feature(enable = "avx512f")]
+    fn mac_key(&self) -> [u8; 32] {
+        match self {
+            Self::Short(x) | Self::Long(x, _) => chacha::poly_key(x[0]),
+        }
+    }
+
+    /// XOR `data` with the keystream from block 1 on.
+    #[target_feature(enable = "avx512f")]
+    fn apply(&self, key: &[u32; 8], n: &[u32; 3], data: &mut [u8]) {
+        let (x, y) = match self {
+            Self::Short(x) => return chacha::xor_in_place(data, &x[1..]),
+            Self::Long(x, y) => (x, y),
+        };
+        let (head, rest) = data.split_at_mut(data.len().min(LONG));
+        let (a, b) = head.split_at_mut(head.len().min(SHORT));
+        chacha::xor_in_place(a, &x[1..]);
+        chacha::xor_in_place(b, y);
+        for (i, chunk) in rest.chunks_mut(32 * 64).enumerate() {
+            let (x, y) = chacha::blocks32(key, n, 32 * (i as u32 + 1));
+            let (a, b) = chunk.split_at_mut(chunk.len().min(16 * 64));
+            chacha::xor_in_place(a, &x);
+            chacha::xor_in_place(b, &y);
+        }
+    }
+}

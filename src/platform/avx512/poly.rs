@@ -1,0 +1,261 @@
+//! Poly1305 (RFC 8439 §2.5) with AVX-512 IFMA, eight blocks per step.
+//!
+//! Numbers mod p = 2^130 − 5 are kept in three limbs of 44, 44 and 42 bits, so that every limb
+//! product fits the 52-bit multipliers of `vpmadd52{l,h}uq`. Lane j of the vector accumulator
+//! takes blocks j, j + 8, j + 16, …; each step multiplies every lane by r^8, and the last step
+//! by r^(8 − j) instead, so that the lanes' sum is the ordinary Horner evaluation. Blocks that
+//! do not fill a step of eight, and messages shorter than one step, go through the same
+//! arithmetic one block at a time in scalar code.
+
+use core::arch::x86_64::*;
+
+const M44: u64 = (1 << 44) - 1;
+const M42: u64 = (1 << 42) - 1;
+/// 2^128, the bit every full block carries, in limb 2 (which starts at bit 88).
+const HIBIT: u64 = 1 << 40;
+
+/// A number mod p in limbs of 44/44/42 bits; limbs may run a few bits over between steps.
+type Limbs = [u64; 3];
+
+/// A 16-byte block as limbs, with the 2^128 bit set.
+fn block_limbs(b: &[u8; 16]) -> Limbs {
+    let lo = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let hi = u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    [
+        lo & M44,
+        ((lo >> 44) | (hi << 20)) & M44,
+        (hi >> 24) | HIBIT,
+    ]
+}
+
+/// a·b mod p, partly reduced (limbs below 2^44 + 2^12, 2^44 + 2^12, 2^42 + 2^12).
+fn mul(a: &Limbs, b: &Limbs) -> Limbs {
+    let w = |x: u64| u128::from(x);
+    let (s1, s2) = (b[1] * 20, b[2] * 20); // 2^132 ≡ 20 (mod p)
+    let d0 = w(a[0]) * w(b[0]) + w(a[1]) * w(s2) + w(a[2]) * w(s1);
+    let d1 = w(a[0]) * w(b[1]) + w(a[1]) * w(b[0]) + w(a[2]) * w(s2);
+    let d2 = w(a[0]) * w(b[2]) + w(a[1]) * w(b[1]) + w(a[2]) * w(b[0]);
+    let h0 = d0 as u64 & M44;
+    let d1 = d1 + (d0 >> 44);
+    let h1 = d1 as u64 & M44;
+    let d2 = d2 + (d1 >> 44);
+    let h2 = d2 as u64 & M42;
+    let h0 = h0 + (d2 >> 42) as u64 * 5;
+    [h0 & M44, h1 + (h0 >> 44), h2]
+}
+
+/// The one-time key's clamped r (§2.5) as limbs.
+fn clamp_r(key: &[u8; 32]) -> Limbs {
+    let mut r = [0u8; 16];
+    r.copy_from_slice(&key[..16]);
+    let v = u128::from_le_bytes(r) & 0x0fff_fffc_0fff_fffc_0fff_fffc_0fff_ffff;
+    let (lo, hi) = (v as u64, (v >> 64) as u64);
+    [lo & M44, ((lo >> 44) | (hi << 20)) & M44, hi >> 24]
+}
+
+/// The Poly1305 tag of `ChaCha20-Poly1305`'s MAC input for empty associated data:
+/// `ct`, zero padding to 16 bytes, then the two little-endian 64-bit lengths (§2.8).
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn aead_tag(key: &[u8; 32], ct: &[u8]) -> [u8; 16] {
+    let r = clamp_r(key);
+    let mut h: Limbs = [0; 3];
+    let mut full = ct.chunks_exact(16);
+    let steps = ct.len() / 128;
+    if steps > 0 {
+        h = vector_steps(&r, &ct[..steps * 128]);
+        full = ct[steps * 128..].chunks_exact(16);
+    }
+    for b in &mut full {
+        let m = block_limbs(b.try_into().unwrap_or(&[0; 16]));
+        h = mul(&[h[0] + m[0], h[1] + m[1], h[2] + m[2]], &r);
+    }
+    let rest = full.remainder();
+    let mut tail = [0u8; 16];
+    if !rest.is_empty() {
+        tail[..rest.len()].copy_from_slice(rest);
+        let m = block_limbs(&tail);
+        h = mul(&[h[0] + m[0], h[1] + m[1], h[2] + m[2]], &r);
+    }
+    tail[..8].fill(0); // associated data: none
+    tail[8..].copy_from_slice(&(ct.len() as u64).to_le_bytes());
+    let m = block_limbs(&tail);
+    h = mul(&[h[0] + m[0], h[1] + m[1], h[2] + m[2]], &r);
+    finish(h, key)
+}
+
+/// The accumulator after `msg` (a whole number of 128-byte steps, at least one).
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn vector_steps(r: &Limbs, msg: &[u8]) -> Limbs {
+    let r2 = mul(r, r);
+    let r3 = mul(&r2, r);
+    let r4 = mul(&r2, &r2);
+    let (r5, r6, r7, r8) = (mul(&r4, r), mul(&r4, &r2), mul(&r4, &r3), mul(&r4, &r4));
+    let lane = |i: usize| {
+        _mm512_set_epi64(
+            r[i] as i64,
+            r2[i] as i64,
+            r3[i] as i64,
+            r4[i] as i64,
+            r5[i] as i64,
+            r6[i] as i64,
+            r7[i] as i64,
+            r8[i] as i64,
+        )
+    };
+    let last = Mul::new([lane(0), lane(1), lane(2)]);
+    let step = Mul::new([
+        _mm512_set1_epi64(r8[0] as i64),
+        _mm512_set1_epi64(r8[1] as i64),
+        _mm512_set1_epi64(r8[2] as i64),
+    ]);
+    let mut acc = [_mm512_setzero_si512(); 3];
+    let mut groups = msg.chunks_exact(128).peekable();
+    while let Some(g) = groups.next() {
+        let Ok(g) = <&[u8; 128]>::try_from(g) else {
+            continue; // chunks_exact: always 128 bytes
+        };
+        let m = load8(g);
+        let sum = [
+            _mm512_add_epi64(acc[0], m[0]),
+            _mm512_add_epi64(acc[1], m[1]),
+            _mm512_add_epi64(acc[2], m[2]),
+        ];
+        acc = if groups.peek().is_some() {
+            step.apply(&sum)
+        } else {
+            last.apply(&sum)
+        };
+    }
+    let h = [
+        _mm512_reduce_add_epi64(acc[0]) as u64,
+        _mm512_reduce_add_epi64(acc[1]) as u64,
+        _mm512_reduce_add_epi64(acc[2]) as u64,
+    ];
+    // Eight lanes of under 2^45 sum to under 2^48: carry back to the usual limb sizes.
+    let h1 = h[1] + (h[0] >> 44);
+    let h2 = h[2] + (h1 >> 44);
+    let h0 = (h[0] & M44) + (h2 >> 42) * 5;
+    [h0 & M44, (h1 & M44) + (h0 >> 44), h2 & M42]
+}
+
+/// Eight blocks (128 bytes) as limb vectors, lane j holding block j.
+#[target_feature(enable = "avx512f")]
+fn load8(g: &[u8; 128]) -> [__m512i; 3] {
+    // SAFETY: `g` is 128 bytes: two unaligned 64-byte loads.
+    let (a, b) = unsafe {
+        let p = g.as_ptr().cast::<__m512i>();
+        (_mm512_loadu_si512(p), _mm512_loadu_si512(p.add(1)))
+    };
+    let lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), b);
+    let hi = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), b);
+    let m44 = _mm512_set1_epi64(M44 as i64);
+    let m0 = _mm512_and_si512(lo, m44);
+    let m1 = _mm512_and_si512(
+        _mm512_or_si512(_mm512_srli_epi64::<44>(lo), _mm512_slli_epi64::<20>(hi)),
+        m44,
+    );
+    let m2 = _mm512_or_si512(_mm512_srli_epi64::<24>(hi), _mm512_set1_epi64(HIBIT as i64));
+    [m0, m1, m2]
+}
+
+/// Multiplication by a fixed vector of numbers, with their ×20 multiples precomputed.
+struct Mul {
+    r: [__m512i; 3],
+    s1: __m512i,
+    s2: __m512i,
+}
+
+impl Mul {
+    #[target_feature(enable = "avx512f")]
+    fn new(r: [__m512i; 3]) -> Self {
+        let times20 = |x| _mm512_add_epi64(_mm512_slli_epi64::<4>(x), _mm512_slli_epi64::<2>(x));
+        Self {
+            s1: times20(r[1]),
+            s2: times20(r[2]),
+            r,
+        }
+    }
+
+    /// Lane-wise a·r mod p, partly reduced as `mul` does.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn apply(&self, a: &[__m512i; 3]) -> [__m512i; 3] {
+        let z = _mm512_setzero_si512();
+        let (r, s1, s2) = (&self.r, self.s1, self.s2);
+        // d_k = lo_k + hi_k · 2^52, from the low and high 52 bits of each limb product.
+        let lo0 = _mm512_madd52lo_epu64(
+            _mm512_madd52lo_epu64(_mm512_madd52lo_epu64(z, a[0], r[0]), a[1], s2),
+            a[2],
+            s1,
+        );
+        let hi0 = _mm512_madd52hi_epu64(
+            _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(z, a[0], r[0]), a[1], s2),
+            a[2],
+            s1,
+        );
+        let lo1 = _mm512_madd52lo_epu64(
+            _mm512_madd52lo_epu64(_mm512_madd52lo_epu64(z, a[0], r[1]), a[1], r[0]),
+            a[2],
+            s2,
+        );
+        let hi1 = _mm512_madd52hi_epu64(
+            _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(z, a[0], r[1]), a[1], r[0]),
+            a[2],
+            s2,
+        );
+        let lo2 = _mm512_madd52lo_epu64(
+            _mm512_madd52lo_epu64(_mm512_madd52lo_epu64(z, a[0], r[2]), a[1], r[1]),
+            a[2],
+            r[0],
+        );
+        let hi2 = _mm512_madd52hi_epu64(
+            _mm512_madd52hi_epu64(_mm512_madd52hi_epu64(z, a[0], r[2]), a[1], r[1]),
+            a[2],
+            r[0],
+        );
+        let m44 = _mm512_set1_epi64(M44 as i64);
+        let m42 = _mm512_set1_epi64(M42 as i64);
+        // hi_k · 2^52 is hi_k · 2^8 in the next limb up (2^10 past limb 2's 42 bits).
+        let c0 = _mm512_add_epi64(_mm512_srli_epi64::<44>(lo0), _mm512_slli_epi64::<8>(hi0));
+        let t1 = _mm512_add_epi64(lo1, c0);
+        let c1 = _mm512_add_epi64(_mm512_srli_epi64::<44>(t1), _mm512_slli_epi64::<8>(hi1));
+        let t2 = _mm512_add_epi64(lo2, c1);
+        let c2 = _mm512_add_epi64(_mm512_srli_epi64::<42>(t2), _mm512_slli_epi64::<10>(hi2));
+        // 2^130 ≡ 5: the carry out of limb 2 comes back into limb 0 times five.
+        let h0 = _mm512_add_epi64(
+            _mm512_and_si512(lo0, m44),
+            _mm512_add_epi64(c2, _mm512_slli_epi64::<2>(c2)),
+        );
+        let h1 = _mm512_add_epi64(_mm512_and_si512(t1, m44), _mm512_srli_epi64::<44>(h0));
+        [_mm512_and_si512(h0, m44), h1, _mm512_and_si512(t2, m42)]
+    }
+}
+
+/// Reduce fully mod p, add s (the key's second half) and take the low 128 bits (§2.5.1).
+fn finish(h: Limbs, key: &[u8; 32]) -> [u8; 16] {
+    let [mut h0, mut h1, mut h2] = h;
+    for _ in 0..2 {
+        h1 += h0 >> 44;
+        h0 &= M44;
+        h2 += h1 >> 44;
+        h1 &= M44;
+        h0 += (h2 >> 42) * 5;
+        h2 &= M42;
+    }
+    h1 += h0 >> 44;
+    h0 &= M44;
+    h2 += h1 >> 44;
+    h1 &= M44;
+    // Now h < 2^130 + small; g = h + 5 − 2^130 is h mod p whenever it is not negative.
+    let g0 = h0 + 5;
+    let g1 = h1 + (g0 >> 44);
+    let g2 = (h2 + (g1 >> 44)).wrapping_sub(1 << 42);
+    let keep_h = 0u64.wrapping_sub(g2 >> 63); // all ones when g went negative
+    h0 = (h0 & keep_h) | (g0 & M44 & !keep_h);
+    h1 = (h1 & keep_h) | (g1 & M44 & !keep_h);
+    h2 = (h2 & keep_h) | (g2 & M42 & !keep_h);
+    let mut s = [0u8; 16];
+    s.copy_from_slice(&key[16..]);
+    let s = u128::from_le_bytes(s);
+    let h = u128::from(h0) | (u128::from(h1) << 44) | (u128::from(h2) << 88);
+    h.wrapping_add(s).to_le_bytes()
+}
