@@ -83,7 +83,11 @@ pub(super) fn aead_tag(key: &[u8; 32], ct: &[u8]) -> [u8; 16] {
     finish(h, key)
 }
 
-/// The accumulator after `msg` (a whole number of 128-byte steps, at least one).
+/// The accumulator after `msg` (a whole number of 128-byte groups, at least one).
+///
+/// Groups alternate between two accumulators that each step by r^16, so two independent
+/// multiply chains overlap; the last group of each is multiplied by its lanes' own powers
+/// (r^8 … r^1 for the very last group, r^16 … r^9 for the one before).
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn vector_steps(r: &Limbs, msg: &[u8]) -> Limbs {
     let r2 = mul(r, r);
@@ -102,36 +106,43 @@ fn vector_steps(r: &Limbs, msg: &[u8]) -> Limbs {
             r8[i] as i64,
         )
     };
+    let broadcast = |x: &Limbs| {
+        Mul::new([
+            _mm512_set1_epi64(x[0] as i64),
+            _mm512_set1_epi64(x[1] as i64),
+            _mm512_set1_epi64(x[2] as i64),
+        ])
+    };
+    let by_r8 = broadcast(&r8);
     let last = Mul::new([lane(0), lane(1), lane(2)]);
-    let step = Mul::new([
-        _mm512_set1_epi64(r8[0] as i64),
-        _mm512_set1_epi64(r8[1] as i64),
-        _mm512_set1_epi64(r8[2] as i64),
-    ]);
-    let mut acc = [_mm512_setzero_si512(); 3];
-    let mut groups = msg.chunks_exact(128).peekable();
-    while let Some(g) = groups.next() {
-        let Ok(g) = <&[u8; 128]>::try_from(g) else {
+    let groups = msg.len() / 128;
+    // r^16 … r^9 and r^16 only when there are two groups or more.
+    let (before_last, stride) = if groups >= 2 {
+        (Mul::new(by_r8.apply(&last.r)), broadcast(&mul(&r8, &r8)))
+    } else {
+        (by_r8.clone(), by_r8)
+    };
+    let mut acc = [[_mm512_setzero_si512(); 3]; 2];
+    for (g, bytes) in msg.chunks_exact(128).enumerate() {
+        let Ok(bytes) = <&[u8; 128]>::try_from(bytes) else {
             continue; // chunks_exact: always 128 bytes
         };
-        let m = load8(g);
+        let m = load8(bytes);
+        let a = &mut acc[g % 2];
         let sum = [
-            _mm512_add_epi64(acc[0], m[0]),
-            _mm512_add_epi64(acc[1], m[1]),
-            _mm512_add_epi64(acc[2], m[2]),
+            _mm512_add_epi64(a[0], m[0]),
+            _mm512_add_epi64(a[1], m[1]),
+            _mm512_add_epi64(a[2], m[2]),
         ];
-        acc = if groups.peek().is_some() {
-            step.apply(&sum)
-        } else {
-            last.apply(&sum)
+        *a = match groups - 1 - g {
+            0 => last.apply(&sum),
+            1 => before_last.apply(&sum),
+            _ => stride.apply(&sum),
         };
     }
-    let h = [
-        _mm512_reduce_add_epi64(acc[0]) as u64,
-        _mm512_reduce_add_epi64(acc[1]) as u64,
-        _mm512_reduce_add_epi64(acc[2]) as u64,
-    ];
-    // Eight lanes of under 2^45 sum to under 2^48: carry back to the usual limb sizes.
+    let total = |i: usize| _mm512_reduce_add_epi64(_mm512_add_epi64(acc[0][i], acc[1][i])) as u64;
+    let h = [total(0), total(1), total(2)];
+    // Sixteen lanes of under 2^45 sum to under 2^49: carry back to the usual limb sizes.
     let h1 = h[1] + (h[0] >> 44);
     let h2 = h[2] + (h1 >> 44);
     let h0 = (h[0] & M44) + (h2 >> 42) * 5;
@@ -159,6 +170,7 @@ fn load8(g: &[u8; 128]) -> [__m512i; 3] {
 }
 
 /// Multiplication by a fixed vector of numbers, with their ×20 multiples precomputed.
+#[derive(Clone)]
 struct Mul {
     r: [__m512i; 3],
     s1: __m512i,
