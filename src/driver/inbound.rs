@@ -13,8 +13,9 @@ use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
 use crate::platform::{PacketBuf, RecvMeta};
-use crate::proto::constants::{MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
+use crate::proto::constants::{AEAD_TAG_SIZE, MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::device::{Output, ReceiveTicket, Received};
+use crate::proto::keypair::Keypair;
 use crate::proto::messages::{parse, Message};
 
 /// Receive buffers per batch.
@@ -184,22 +185,114 @@ fn match_keypairs(sh: &Shared, s: &mut Scratch) {
     }
 }
 
-/// Outside any lock: decrypt in place; a failure clears the ticket.
+/// Payloads handed to the cipher per call at most (sixteen lanes: `platform::avx512`).
+const RUN: usize = 16;
+
+/// Outside any lock: decrypt in place, in runs of messages under one keypair; a failure
+/// clears the ticket.
 fn open_all(s: &mut Scratch) {
-    for (loc, ticket) in s.transport.iter_mut().zip(s.tickets.iter_mut()) {
-        let Some(t) = ticket else { continue };
-        let Some(buf) = s.bufs.get_mut(loc.buf) else {
+    let mut carver = Carver::new(&mut s.bufs);
+    let mut run: [(u64, &mut [u8]); RUN] = Default::default();
+    let mut which = [0usize; RUN];
+    let mut key: Option<Arc<Keypair>> = None;
+    let mut k = 0;
+    for (i, loc) in s.transport.iter().enumerate() {
+        let Some(t) = s.tickets.get(i).and_then(Option::as_ref) else {
             continue;
         };
-        let body = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE..loc.start + loc.len;
-        match buf
-            .packet_mut()
-            .get_mut(body)
-            .map(|b| t.keypair.open(t.counter, b))
-        {
-            Some(Ok(plain)) => loc.len = plain, // now the plaintext length after the header
-            _ => *ticket = None,
+        let counter = t.counter;
+        let same_key = key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &t.keypair));
+        let fresh = (!same_key).then(|| Arc::clone(&t.keypair));
+        if k == RUN || (k > 0 && !same_key) {
+            finish_run(key.as_deref(), &mut run[..k], &which[..k], &mut s.tickets);
+            k = 0;
         }
+        let body = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE..loc.start + loc.len;
+        match carver.take(loc.buf, body) {
+            Some(payload) => {
+                if fresh.is_some() {
+                    key = fresh;
+                }
+                run[k] = (counter, payload);
+                which[k] = i;
+                k += 1;
+            }
+            None => {
+                if let Some(t) = s.tickets.get_mut(i) {
+                    *t = None;
+                }
+            }
+        }
+    }
+    finish_run(key.as_deref(), &mut run[..k], &which[..k], &mut s.tickets);
+    // Opened payloads are now plaintext, a tag shorter than the message after its header.
+    for (loc, t) in s.transport.iter_mut().zip(&s.tickets) {
+        if t.is_some() {
+            loc.len = loc
+                .len
+                .saturating_sub(MESSAGE_TRANSPORT_HEADER_SIZE + AEAD_TAG_SIZE);
+        }
+    }
+}
+
+/// Open a run under `key`; clear the ticket (`tickets[which[j]]`) of each that fails.
+fn finish_run(
+    key: Option<&Keypair>,
+    run: &mut [(u64, &mut [u8])],
+    which: &[usize],
+    tickets: &mut [Option<ReceiveTicket>],
+) {
+    let Some(key) = key else { return };
+    let mut ok = [false; RUN];
+    let ok = &mut ok[..run.len()];
+    key.open_many(run, ok);
+    for (&i, &good) in which.iter().zip(ok.iter()) {
+        if !good {
+            if let Some(t) = tickets.get_mut(i) {
+                *t = None;
+            }
+        }
+    }
+}
+
+/// Hands out disjoint mutable pieces of the receive buffers, in increasing order.
+struct Carver<'a> {
+    bufs: std::slice::IterMut<'a, PacketBuf>,
+    /// Index of the buffer `rest` lies in (`usize::MAX` before the first).
+    at: usize,
+    rest: &'a mut [u8],
+    /// Offset of `rest` in its buffer's packet.
+    cut: usize,
+}
+
+impl<'a> Carver<'a> {
+    fn new(bufs: &'a mut [PacketBuf]) -> Self {
+        Self {
+            bufs: bufs.iter_mut(),
+            at: usize::MAX,
+            rest: &mut [],
+            cut: 0,
+        }
+    }
+
+    /// `range` of buffer `buf`'s packet, if it lies after every piece handed out so far.
+    fn take(&mut self, buf: usize, range: std::ops::Range<usize>) -> Option<&'a mut [u8]> {
+        while self.at != buf {
+            let next = self.bufs.next()?;
+            self.at = self.at.wrapping_add(1);
+            self.rest = next.packet_mut();
+            self.cut = 0;
+        }
+        let gap = range.start.checked_sub(self.cut)?;
+        let len = range.end.checked_sub(range.start)?;
+        if self.rest.len() < gap + len {
+            return None;
+        }
+        let (_, tail) = std::mem::take(&mut self.rest).split_at_mut(gap);
+        let (piece, tail) = tail.split_at_mut(len);
+        self.rest = tail;
+        self.cut = range.end;
+        Some(piece)
     }
 }
 
@@ -221,8 +314,7 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
         else {
             continue;
         };
-        let wire_len =
-            MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + crate::proto::constants::AEAD_TAG_SIZE;
+        let wire_len = MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + AEAD_TAG_SIZE;
         match dev.complete_receive(t, loc.src, plain, wire_len, now) {
             Ok(Received::Packet(len)) => s.deliver.push(PacketRef {
                 buf: loc.buf,

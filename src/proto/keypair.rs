@@ -96,19 +96,48 @@ impl Keypair {
         len: usize,
         mtu: usize,
     ) -> Result<usize, AeadError> {
+        let total = self.frame(counter, buf, len, mtu)?;
+        let body = buf
+            .get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..total)
+            .ok_or(AeadError)?;
+        self.sender.seal(counter, body)?;
+        Ok(total)
+    }
+
+    /// The first half of `seal`: write the header and the zero padding around the plaintext
+    /// at `buf[16..16 + len]`. Returns the datagram length; `buf[16..total]` is then the body
+    /// for [`seal_bodies`](Self::seal_bodies).
+    pub fn frame(
+        &self,
+        counter: u64,
+        buf: &mut [u8],
+        len: usize,
+        mtu: usize,
+    ) -> Result<usize, AeadError> {
         let padded = padded_len(len, mtu);
         let total = MESSAGE_TRANSPORT_HEADER_SIZE + padded + AEAD_TAG_SIZE;
+        if buf.len() < total {
+            return Err(AeadError);
+        }
         let body_end = MESSAGE_TRANSPORT_HEADER_SIZE + padded;
         let pad = buf
             .get_mut(MESSAGE_TRANSPORT_HEADER_SIZE + len..body_end)
             .ok_or(AeadError)?;
         pad.fill(0);
         write_transport_header(buf, self.remote_index, counter);
-        let body = buf
-            .get_mut(MESSAGE_TRANSPORT_HEADER_SIZE..total)
-            .ok_or(AeadError)?;
-        self.sender.seal(counter, body)?;
         Ok(total)
+    }
+
+    /// The second half of `seal` for several framed messages at once: each job is a counter
+    /// and the body (padded plaintext, then 16 bytes for the tag); `ok[i]` says which sealed.
+    pub fn seal_bodies(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        self.sender.seal_many(jobs, ok);
+    }
+
+    /// `open` for several payloads at once; `ok[i]` says which were authentic (and are now
+    /// decrypted, their plaintext being 16 bytes shorter than the payload).
+    pub fn open_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        self.receiver.open_many(jobs, ok);
     }
 
     /// Open the payload of a transport message (ciphertext and tag, header removed) in place.

@@ -93,6 +93,27 @@ pub(super) fn blocks32(
     (finish(x, &init_x), finish(y, &init_y))
 }
 
+/// Blocks `block` and `block + 1` of sixteen messages at once: lane `l` (message `l`) has the
+/// 64-bit message counter `lo[l] | hi[l] << 32` in nonce words 1 and 2. Returns the two
+/// blocks of every lane: `.0[l]` is block `block` of message `l`, `.1[l]` block `block + 1`.
+#[target_feature(enable = "avx512f")]
+pub(super) fn lanes2(
+    key: &[u32; 8],
+    block: u32,
+    lo: __m512i,
+    hi: __m512i,
+) -> ([__m512i; 16], [__m512i; 16]) {
+    let mut init_x = initial(key, &[0; 3], 0);
+    init_x[12] = _mm512_set1_epi32(block as i32);
+    init_x[14] = lo;
+    init_x[15] = hi;
+    let mut init_y = init_x;
+    init_y[12] = _mm512_set1_epi32(block.wrapping_add(1) as i32);
+    let (mut x, mut y) = (init_x, init_y);
+    rounds!(x, y);
+    (finish(x, &init_x), finish(y, &init_y))
+}
+
 /// Word-registers (`x[w]` lane `b` = word `w` of block `b`) to blocks (`out[b]` = block `b`).
 #[target_feature(enable = "avx512f")]
 fn transpose(x: &[__m512i; 16]) -> [__m512i; 16] {

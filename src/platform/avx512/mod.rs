@@ -12,6 +12,7 @@
 #![allow(unsafe_code)] // target-feature calls after run-time detection; 64-byte vector loads
 
 mod chacha;
+mod multi;
 mod poly;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,11 @@ use zeroize::Zeroize;
 const SHORT: usize = 15 * 64;
 /// Data that the first 32-block pass covers.
 const LONG: usize = 31 * 64;
+/// Tag bytes at the end of each buffer `seal_many` and `open_many` take.
+const TAG: usize = 16;
+/// Fewer equal-length messages than this go one at a time: a sixteen-lane pass costs the
+/// same however many lanes carry a message, about as much as ten messages alone.
+const MIN_LANES: usize = 10;
 
 /// True when this CPU runs AVX-512F and AVX-512 IFMA.
 pub fn available() -> bool {
@@ -61,6 +67,132 @@ impl Avx512Key {
         // SAFETY: as in `seal`.
         unsafe { open_avx512(&self.words, counter, data, tag) }
     }
+}
+
+impl Avx512Key {
+    /// Seal several messages: `jobs[i]` is a counter and a buffer holding the plaintext and
+    /// then 16 bytes for the tag. Runs of equal-length buffers go sixteen at a time. `ok[i]`
+    /// is false only for a buffer too short to hold a tag.
+    pub fn seal_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        for_runs(jobs, ok, |run, ok| {
+            if !fits_lanes(run) {
+                for ((c, buf), o) in run.iter_mut().zip(ok) {
+                    *o = seal_one(self, *c, buf);
+                }
+                return;
+            }
+            let Some((counters, mut data, tags, len)) = split_run(run) else {
+                return;
+            };
+            // SAFETY: as in `seal`.
+            let sealed = unsafe { multi::seal(&self.words, &counters, &mut data, len) };
+            for ((out, tag), o) in tags.into_iter().zip(sealed).zip(ok) {
+                out.copy_from_slice(&tag);
+                *o = true;
+            }
+        });
+    }
+
+    /// Open several messages laid out as for `seal_many`; `ok[i]` says whether `jobs[i]` had
+    /// a matching tag, and only those are decrypted.
+    pub fn open_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        for_runs(jobs, ok, |run, ok| {
+            if !fits_lanes(run) {
+                for ((c, buf), o) in run.iter_mut().zip(ok) {
+                    *o = open_one(self, *c, buf);
+                }
+                return;
+            }
+            let Some((counters, mut data, tag_refs, len)) = split_run(run) else {
+                return;
+            };
+            let mut tags = [[0u8; TAG]; multi::LANES];
+            for (t, r) in tags.iter_mut().zip(&tag_refs) {
+                if let Ok(r) = <&[u8; TAG]>::try_from(&**r) {
+                    *t = *r;
+                }
+            }
+            // SAFETY: as in `seal`.
+            let opened = unsafe { multi::open(&self.words, &counters, &mut data, &tags, len) };
+            for (o, good) in ok.iter_mut().zip(opened) {
+                *o = good;
+            }
+        });
+    }
+}
+
+fn seal_one(k: &Avx512Key, counter: u64, buf: &mut [u8]) -> bool {
+    let Some(n) = buf.len().checked_sub(TAG) else {
+        return false;
+    };
+    let (data, tag) = buf.split_at_mut(n);
+    tag.copy_from_slice(&k.seal(counter, data));
+    true
+}
+
+fn open_one(k: &Avx512Key, counter: u64, buf: &mut [u8]) -> bool {
+    let Some(n) = buf.len().checked_sub(TAG) else {
+        return false;
+    };
+    let (data, tag) = buf.split_at_mut(n);
+    <&[u8; TAG]>::try_from(&*tag).is_ok_and(|t| k.open(counter, data, t))
+}
+
+/// Call `f` on consecutive runs of `jobs` (with their `ok` flags) whose buffers have one
+/// length, at most sixteen per run.
+fn for_runs<F>(jobs: &mut [(u64, &mut [u8])], ok: &mut [bool], mut f: F)
+where
+    F: FnMut(&mut [(u64, &mut [u8])], &mut [bool]),
+{
+    let (mut jobs, mut ok) = (jobs, ok);
+    while let Some(first) = jobs.first() {
+        let len = first.1.len();
+        let run = jobs
+            .iter()
+            .take(multi::LANES)
+            .take_while(|(_, b)| b.len() == len)
+            .count()
+            .min(ok.len());
+        if run == 0 {
+            return;
+        }
+        let (head, tail) = std::mem::take(&mut jobs).split_at_mut(run);
+        let (oh, ot) = std::mem::take(&mut ok).split_at_mut(run);
+        f(head, oh);
+        (jobs, ok) = (tail, ot);
+    }
+}
+
+/// Counters, data parts, tag parts and data length of a run long enough for sixteen lanes.
+type Lanes<'a> = (
+    [u64; multi::LANES],
+    [&'a mut [u8]; multi::LANES],
+    [&'a mut [u8]; multi::LANES],
+    usize,
+);
+
+/// True when a run of equal-length buffers is long enough for `multi` to pay and each
+/// buffer holds a tag.
+fn fits_lanes(run: &[(u64, &mut [u8])]) -> bool {
+    (MIN_LANES..=multi::LANES).contains(&run.len()) && run.iter().all(|(_, b)| b.len() >= TAG)
+}
+
+/// Split a run for `multi` (idle lanes get empty buffers); `None` if it does not fit.
+fn split_run<'a>(run: &'a mut [(u64, &mut [u8])]) -> Option<Lanes<'a>> {
+    if !fits_lanes(run) {
+        return None;
+    }
+    let len = run.first()?.1.len().checked_sub(TAG)?;
+    let mut counters = [0u64; multi::LANES];
+    let mut data: [&mut [u8]; multi::LANES] = Default::default();
+    let mut tags: [&mut [u8]; multi::LANES] = Default::default();
+    for (i, (c, buf)) in run.iter_mut().enumerate() {
+        let (d, t) = buf.split_at_mut(len);
+        counters[i] = *c;
+        data[i] = d;
+        tags[i] = t;
+    }
+    Some((counters, data, tags, len))
 }
 
 impl Drop for Avx512Key {

@@ -157,6 +157,12 @@ fn load8(g: &[u8; 128]) -> [__m512i; 3] {
         let p = g.as_ptr().cast::<__m512i>();
         (_mm512_loadu_si512(p), _mm512_loadu_si512(p.add(1)))
     };
+    limbs_of_pairs(a, b)
+}
+
+/// Blocks 0–3 (`a`) and 4–7 (`b`), each as 64-bit halves in block order, to limb vectors.
+#[target_feature(enable = "avx512f")]
+fn limbs_of_pairs(a: __m512i, b: __m512i) -> [__m512i; 3] {
     let lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), b);
     let hi = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1), b);
     let m44 = _mm512_set1_epi64(M44 as i64);
@@ -167,6 +173,68 @@ fn load8(g: &[u8; 128]) -> [__m512i; 3] {
     );
     let m2 = _mm512_or_si512(_mm512_srli_epi64::<24>(hi), _mm512_set1_epi64(HIBIT as i64));
     [m0, m1, m2]
+}
+
+/// One block from each of eight messages as limb vectors, lane j holding `blocks[j]`.
+#[target_feature(enable = "avx512f")]
+fn load_lanes(blocks: [&[u8; 16]; 8]) -> [__m512i; 3] {
+    // SAFETY: each block is 16 bytes, the width of one unaligned 128-bit load.
+    let q = blocks.map(|b| unsafe { _mm_loadu_si128(b.as_ptr().cast::<__m128i>()) });
+    let a = _mm512_inserti64x4::<1>(
+        _mm512_castsi256_si512(_mm256_set_m128i(q[1], q[0])),
+        _mm256_set_m128i(q[3], q[2]),
+    );
+    let b = _mm512_inserti64x4::<1>(
+        _mm512_castsi256_si512(_mm256_set_m128i(q[5], q[4])),
+        _mm256_set_m128i(q[7], q[6]),
+    );
+    limbs_of_pairs(a, b)
+}
+
+/// The AEAD tags (as [`aead_tag`]) of sixteen ciphertexts of one length `len`, message `l`
+/// under `keys[l]`, one block of every message per step: no powers of r are needed, and the
+/// two groups of eight lanes are two independent multiply chains. Messages past `cts.len()`
+/// are idle lanes whose tags are meaningless.
+#[target_feature(enable = "avx512f,avx512ifma")]
+pub(super) fn aead_tags16(keys: &[[u8; 32]; 16], cts: &[&[u8]], len: usize) -> [[u8; 16]; 16] {
+    let r: [Limbs; 16] = std::array::from_fn(|l| clamp_r(&keys[l]));
+    let group = |g: usize| {
+        let limb = |i: usize| {
+            let v: [i64; 8] = std::array::from_fn(|j| r[8 * g + j][i] as i64);
+            _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
+        };
+        Mul::new([limb(0), limb(1), limb(2)])
+    };
+    let muls = [group(0), group(1)];
+    let mut acc = [[_mm512_setzero_si512(); 3]; 2];
+    for off in (0..len / 16).map(|b| 16 * b) {
+        step16(&mut acc, &muls, |l| block_at(cts, l, off));
+    }
+    let full = len / 16 * 16;
+    if full < len {
+        let tails: [[u8; 16]; 16] = std::array::from_fn(|l| {
+            let mut t = ZERO;
+            if let Some(rest) = cts.get(l).and_then(|c| c.get(full..len)) {
+                t[..rest.len()].copy_from_slice(rest);
+            }
+            t
+        });
+        step16(&mut acc, &muls, |l| &tails[l]);
+    }
+    let mut lengths = ZERO;
+    lengths[8..].copy_from_slice(&(len as u64).to_le_bytes());
+    step16(&mut acc, &muls, |_| &lengths);
+    let mut limbs = [[[0u64; 8]; 3]; 2];
+    for (out, a) in limbs.iter_mut().zip(&acc) {
+        for (o, v) in out.iter_mut().zip(a) {
+            // SAFETY: `o` is eight u64s, 64 bytes: one unaligned store.
+            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast::<__m512i>(), *v) };
+        }
+    }
+    std::array::from_fn(|l| {
+        let (g, j) = (l / 8, l % 8);
+        finish([limbs[g][0][j], limbs[g][1][j], limbs[g][2][j]], &keys[l])
+    })
 }
 
 /// Multiplication by a fixed vector of numbers, with their ×20 multiples precomputed.
@@ -239,6 +307,31 @@ impl Mul {
         );
         let h1 = _mm512_add_epi64(_mm512_and_si512(t1, m44), _mm512_srli_epi64::<44>(h0));
         [_mm512_and_si512(h0, m44), h1, _mm512_and_si512(t2, m42)]
+    }
+}
+
+const ZERO: [u8; 16] = [0; 16];
+
+/// Block `off / 16` of message `l`, or zeros for an idle lane.
+fn block_at<'a>(cts: &[&'a [u8]], l: usize, off: usize) -> &'a [u8; 16] {
+    cts.get(l)
+        .and_then(|c| c.get(off..off + 16))
+        .and_then(|b| <&[u8; 16]>::try_from(b).ok())
+        .unwrap_or(&ZERO)
+}
+
+/// One Poly1305 step on both groups of eight lanes: add `block(l)` to lane l, multiply by r.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn step16<'a>(acc: &mut [[__m512i; 3]; 2], muls: &[Mul; 2], block: impl Fn(usize) -> &'a [u8; 16]) {
+    for (g, (a, m)) in acc.iter_mut().zip(muls).enumerate() {
+        let mm = load_lanes(std::array::from_fn(|j| block(8 * g + j)));
+        let sum = [
+            _mm512_add_epi64(a[0], mm[0]),
+            _mm512_add_epi64(a[1], mm[1]),
+            _mm512_add_epi64(a[2], mm[2]),
+        ];
+        *a = m.apply(&sum);
     }
 }
 

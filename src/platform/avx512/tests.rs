@@ -111,3 +111,112 @@ proptest! {
         check(&key, counter, &plain);
     }
 }
+
+/// Seal `lens` (each plaintext length) with `seal_many` and compare with RustCrypto; then
+/// open them back with `open_many`, a few of them tampered with.
+fn check_many(key: &[u8; 32], first_counter: u64, lens: &[usize], tamper: &[usize]) {
+    let Some(k) = Avx512Key::new(key) else {
+        return;
+    };
+    let plains: Vec<Vec<u8>> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| pattern(n, i as u8))
+        .collect();
+    let mut bufs: Vec<Vec<u8>> = plains
+        .iter()
+        .map(|p| [p.as_slice(), &[0u8; 16]].concat())
+        .collect();
+    let counters: Vec<u64> = (0..lens.len() as u64).map(|i| first_counter + i).collect();
+    let mut ok = vec![false; lens.len()];
+    let mut jobs: Vec<(u64, &mut [u8])> = counters
+        .iter()
+        .zip(bufs.iter_mut())
+        .map(|(&c, b)| (c, b.as_mut_slice()))
+        .collect();
+    k.seal_many(&mut jobs, &mut ok);
+    assert!(ok.iter().all(|&o| o), "{lens:?}");
+    for ((p, b), &c) in plains.iter().zip(&bufs).zip(&counters) {
+        let mut want = p.clone();
+        let tag = reference_seal(key, c, &mut want);
+        want.extend_from_slice(&tag);
+        assert_eq!(b, &want, "len {} in {lens:?}", p.len());
+    }
+    for &i in tamper {
+        let b = &mut bufs[i];
+        let at = b.len() / 2;
+        b[at] ^= 4;
+    }
+    let before = bufs.clone();
+    let mut jobs: Vec<(u64, &mut [u8])> = counters
+        .iter()
+        .zip(bufs.iter_mut())
+        .map(|(&c, b)| (c, b.as_mut_slice()))
+        .collect();
+    k.open_many(&mut jobs, &mut ok);
+    for (i, ((p, b), &o)) in plains.iter().zip(&bufs).zip(&ok).enumerate() {
+        if tamper.contains(&i) {
+            assert!(!o, "tampered message {i} accepted");
+            assert_eq!(b, &before[i], "refused message {i} changed");
+        } else {
+            assert!(o, "message {i} of {lens:?} refused");
+            assert_eq!(&b[..p.len()], p.as_slice());
+        }
+    }
+}
+
+#[test]
+fn many_equal_messages_match_rustcrypto_at_every_length() {
+    let key = [0x3cu8; 32];
+    for len in (0..=2100).step_by(7).chain([1420, 1424, 1436, 2048, 4000]) {
+        check_many(&key, len as u64 * 1000, &[len; 16], &[]);
+        check_many(&key, 5, &[len; 11], &[]);
+    }
+}
+
+#[test]
+fn many_mixed_runs_and_tampered_messages() {
+    let key = [0x77u8; 32];
+    let mut lens = vec![1420; 46];
+    lens[45] = 388; // the end of a TSO burst
+    lens.extend([64, 64, 96, 1420, 1420]);
+    check_many(
+        &key,
+        u32::MAX as u64 - 20,
+        &lens,
+        &[0, 7, 15, 16, 31, 45, 47],
+    );
+    check_many(&key, 0, &[1420; 16], &(0..16).collect::<Vec<_>>());
+    check_many(&key, 0, &[0; 16], &[]);
+    check_many(&key, 9, &[], &[]);
+}
+
+#[test]
+fn many_refuses_buffers_too_short_for_a_tag() {
+    let Some(k) = Avx512Key::new(&[1u8; 32]) else {
+        return;
+    };
+    let mut bufs = vec![vec![0u8; 10]; 12];
+    let mut ok = vec![true; 12];
+    let mut jobs: Vec<(u64, &mut [u8])> = bufs.iter_mut().map(|b| (1, b.as_mut_slice())).collect();
+    k.seal_many(&mut jobs, &mut ok);
+    assert!(ok.iter().all(|&o| !o));
+    k.open_many(&mut jobs, &mut ok);
+    assert!(ok.iter().all(|&o| !o));
+}
+
+proptest! {
+    #[test]
+    fn many_random_runs_match_rustcrypto(
+        key in any::<[u8; 32]>(),
+        counter in any::<u64>().prop_map(|c| c >> 1),
+        runs in proptest::collection::vec((0usize..1600, 1usize..20), 1..5),
+        tamper in proptest::collection::vec(0usize..80, 0..4),
+    ) {
+        let lens: Vec<usize> = runs.iter().flat_map(|&(len, n)| std::iter::repeat_n(len, n)).collect();
+        let mut tamper: Vec<usize> = tamper.into_iter().filter(|&i| i < lens.len() && lens[i] > 0).collect();
+        tamper.sort_unstable();
+        tamper.dedup(); // flipping one bit twice would undo it
+        check_many(&key, counter, &lens, &tamper);
+    }
+}

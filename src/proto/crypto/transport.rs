@@ -17,6 +17,22 @@ pub trait TransportCipher: Send + Sync + Sized {
     fn seal(&self, counter: u64, buf: &mut [u8]) -> Result<(), AeadError>;
     /// Decrypt `buf` (ciphertext followed by a 16-byte tag) in place; returns the plaintext length.
     fn open(&self, counter: u64, buf: &mut [u8]) -> Result<usize, AeadError>;
+
+    /// `seal` each `(counter, buf)` of `jobs`; `ok[i]` says whether `jobs[i]` was sealed.
+    /// Implementations may seal several messages at once.
+    fn seal_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        for ((counter, buf), ok) in jobs.iter_mut().zip(ok) {
+            *ok = self.seal(*counter, buf).is_ok();
+        }
+    }
+
+    /// `open` each `(counter, buf)` of `jobs`; `ok[i]` says whether `jobs[i]` was authentic
+    /// (and so decrypted; its plaintext is `buf.len() - 16` bytes).
+    fn open_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        for ((counter, buf), ok) in jobs.iter_mut().zip(ok) {
+            *ok = self.open(*counter, buf).is_ok();
+        }
+    }
 }
 
 fn nonce_bytes(counter: u64) -> [u8; 12] {
@@ -159,6 +175,22 @@ impl TransportCipher for TransportKey {
                 }
             }
             Self::Fallback(c) => c.open(counter, buf),
+        }
+    }
+
+    fn seal_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.seal_many(jobs, ok),
+            Self::Fallback(c) => c.seal_many(jobs, ok),
+        }
+    }
+
+    fn open_many(&self, jobs: &mut [(u64, &mut [u8])], ok: &mut [bool]) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(k) => k.open_many(jobs, ok),
+            Self::Fallback(c) => c.open_many(jobs, ok),
         }
     }
 }
