@@ -335,6 +335,17 @@ fn step16<'a>(acc: &mut [[__m512i; 3]; 2], muls: &[Mul; 2], block: impl Fn(usize
     }
 }
 
+/// Whether two tags are equal, in time that does not depend on where they differ: the
+/// difference is folded to one word, which `subtle` compares with zero.
+pub(super) fn tags_equal(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let (a, b) = (u128::from_le_bytes(*a), u128::from_le_bytes(*b));
+    let d = a ^ b;
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        &((d as u64) | ((d >> 64) as u64)),
+        &0,
+    ))
+}
+
 /// Reduce fully mod p, add s (the key's second half) and take the low 128 bits (§2.5.1).
 fn finish(h: Limbs, key: &[u8; 32]) -> [u8; 16] {
     let [mut h0, mut h1, mut h2] = h;

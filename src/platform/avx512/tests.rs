@@ -220,3 +220,16 @@ proptest! {
         check_many(&key, counter, &lens, &tamper);
     }
 }
+
+#[test]
+fn tags_equal_only_when_every_byte_is() {
+    let a: [u8; 16] = std::array::from_fn(|i| i as u8 * 17);
+    assert!(poly::tags_equal(&a, &a));
+    for i in 0..16 {
+        for bit in 0..8 {
+            let mut b = a;
+            b[i] ^= 1 << bit;
+            assert!(!poly::tags_equal(&a, &b), "byte {i} bit {bit}");
+        }
+    }
+}
