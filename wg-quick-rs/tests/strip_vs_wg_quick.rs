@@ -197,9 +197,9 @@ fn random_config(g: &mut Gen) -> String {
     let lines = g.next() % 12;
     for _ in 0..lines {
         text.push_str(g.pick(SPACE));
-        if g.next() % 4 == 0 {
+        if g.next().is_multiple_of(4) {
             text.push_str(g.pick(HEAD));
-        } else if g.next() % 8 == 0 {
+        } else if g.next().is_multiple_of(8) {
             text.push_str("# comment");
         } else {
             text.push_str(g.pick(KEY));
@@ -211,7 +211,7 @@ fn random_config(g: &mut Gen) -> String {
         text.push_str(g.pick(SPACE));
         text.push_str(g.pick(END));
     }
-    if g.next() % 3 == 0 {
+    if g.next().is_multiple_of(3) {
         text.push_str(g.pick(KEY));
         text.push_str(g.pick(SPACE));
     }
