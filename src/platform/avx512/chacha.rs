@@ -150,6 +150,7 @@ fn transpose(x: &[__m512i; 16]) -> [__m512i; 16] {
 /// XOR `data` (at most 16 × 64 bytes) with the keystream blocks `ks`, in place.
 #[target_feature(enable = "avx512f")]
 pub(super) fn xor_in_place(data: &mut [u8], ks: &[__m512i]) {
+    debug_assert!(data.len() <= 64 * ks.len(), "more data than keystream");
     let mut chunks = data.chunks_exact_mut(64);
     let mut blocks = ks.iter();
     for (chunk, &k) in (&mut chunks).zip(&mut blocks) {

@@ -347,7 +347,7 @@ pub(super) fn tags_equal(a: &[u8; 16], b: &[u8; 16]) -> bool {
 }
 
 /// Reduce fully mod p, add s (the key's second half) and take the low 128 bits (§2.5.1).
-fn finish(h: Limbs, key: &[u8; 32]) -> [u8; 16] {
+pub(super) fn finish(h: Limbs, key: &[u8; 32]) -> [u8; 16] {
     let [mut h0, mut h1, mut h2] = h;
     for _ in 0..2 {
         h1 += h0 >> 44;

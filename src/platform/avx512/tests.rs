@@ -15,6 +15,21 @@ fn reference_seal(key: &[u8; 32], counter: u64, data: &mut [u8]) -> [u8; 16] {
     tag.into()
 }
 
+/// A key for this code, or `None` (with a note) on a CPU without AVX-512F and IFMA; with
+/// `WGRS_REQUIRE_AVX512=1` (which `.ci/run` sets on such CPUs) a missing feature fails instead.
+fn key_or_skip(key: &[u8; 32]) -> Option<Avx512Key> {
+    let k = Avx512Key::new(key);
+    if k.is_none() {
+        let required = std::env::var_os("WGRS_REQUIRE_AVX512").is_some_and(|v| v == "1");
+        assert!(
+            !required,
+            "WGRS_REQUIRE_AVX512=1 but this CPU lacks AVX-512F or IFMA"
+        );
+        eprintln!("skipped: this CPU lacks AVX-512F or IFMA");
+    }
+    k
+}
+
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -22,7 +37,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 fn check(key: &[u8; 32], counter: u64, plain: &[u8]) {
-    let Some(k) = Avx512Key::new(key) else {
+    let Some(k) = key_or_skip(key) else {
         return; // this CPU lacks AVX-512 IFMA: nothing to check
     };
     let mut ours = plain.to_vec();
@@ -60,8 +75,8 @@ fn counters_at_the_edges_match_rustcrypto() {
 }
 
 #[test]
-fn limbs_at_their_largest_match_rustcrypto() {
-    // All-ones data and keys drive every limb and carry to its maximum.
+fn all_ones_and_all_zero_data_match_rustcrypto() {
+    // The one-time keys come from ChaCha20 here; `poly_*` below choose them directly.
     for key in [[0xffu8; 32], [0u8; 32]] {
         for len in [16, 127, 128, 129, 1024, 1420, 2048] {
             check(&key, 7, &vec![0xff; len]);
@@ -71,7 +86,7 @@ fn limbs_at_their_largest_match_rustcrypto() {
 
 #[test]
 fn a_changed_byte_or_tag_or_counter_is_refused_and_leaves_the_data() {
-    let Some(k) = Avx512Key::new(&[9u8; 32]) else {
+    let Some(k) = key_or_skip(&[9u8; 32]) else {
         return;
     };
     for len in [0usize, 1, 200, 1420] {
@@ -96,7 +111,7 @@ fn a_changed_byte_or_tag_or_counter_is_refused_and_leaves_the_data() {
 
 #[test]
 fn debug_hides_the_key() {
-    if let Some(k) = Avx512Key::new(&[0x42u8; 32]) {
+    if let Some(k) = key_or_skip(&[0x42u8; 32]) {
         assert_eq!(format!("{k:?}"), "Avx512Key(hidden)");
     }
 }
@@ -115,7 +130,7 @@ proptest! {
 /// Seal `lens` (each plaintext length) with `seal_many` and compare with RustCrypto; then
 /// open them back with `open_many`, a few of them tampered with.
 fn check_many(key: &[u8; 32], first_counter: u64, lens: &[usize], tamper: &[usize]) {
-    let Some(k) = Avx512Key::new(key) else {
+    let Some(k) = key_or_skip(key) else {
         return;
     };
     let plains: Vec<Vec<u8>> = lens
@@ -193,7 +208,7 @@ fn many_mixed_runs_and_tampered_messages() {
 
 #[test]
 fn many_refuses_buffers_too_short_for_a_tag() {
-    let Some(k) = Avx512Key::new(&[1u8; 32]) else {
+    let Some(k) = key_or_skip(&[1u8; 32]) else {
         return;
     };
     let mut bufs = vec![vec![0u8; 10]; 12];
@@ -230,6 +245,134 @@ fn tags_equal_only_when_every_byte_is() {
             let mut b = a;
             b[i] ^= 1 << bit;
             assert!(!poly::tags_equal(&a, &b), "byte {i} bit {bit}");
+        }
+    }
+}
+
+// Poly1305 on its own, with chosen one-time keys: the largest clamped r, s = 2^128 − 1, r = 1,
+// r in one limb only; checked against the `poly1305` crate over the same MAC input.
+
+fn poly_reference(key: &[u8; 32], ct: &[u8]) -> [u8; 16] {
+    use poly1305::universal_hash::{KeyInit, UniversalHash};
+    let mut input = ct.to_vec();
+    input.resize(ct.len().div_ceil(16) * 16, 0);
+    input.extend_from_slice(&0u64.to_le_bytes());
+    input.extend_from_slice(&(ct.len() as u64).to_le_bytes());
+    let mut mac = poly1305::Poly1305::new(key.into());
+    mac.update_padded(&input);
+    mac.finalize().into()
+}
+
+fn chosen_keys() -> Vec<[u8; 32]> {
+    let with = |r: [u8; 16], s: [u8; 16]| {
+        let mut k = [0u8; 32];
+        k[..16].copy_from_slice(&r);
+        k[16..].copy_from_slice(&s);
+        k
+    };
+    let mut r_one = [0u8; 16];
+    r_one[0] = 1;
+    let mut r_high = [0u8; 16];
+    r_high[8..].fill(0xff);
+    let mut r_low = [0u8; 16];
+    r_low[..8].fill(0xff);
+    vec![
+        with([0xff; 16], [0xff; 16]),
+        with([0xff; 16], [0; 16]),
+        with([0; 16], [0xff; 16]),
+        with(r_one, [0xff; 16]),
+        with(r_high, [0xff; 16]),
+        with(r_low, [0x80; 16]),
+    ]
+}
+
+fn chosen_data(len: usize) -> Vec<Vec<u8>> {
+    let mixed = (0..len)
+        .map(|i| if i % 16 == 15 { 0xff } else { (i * 37) as u8 })
+        .collect();
+    vec![vec![0xff; len], vec![0; len], mixed]
+}
+
+#[test]
+fn poly_with_chosen_keys_matches_the_poly1305_crate() {
+    if key_or_skip(&[0; 32]).is_none() {
+        return;
+    }
+    for key in chosen_keys() {
+        for len in (0..=700).chain([1024, 1420, 1436, 2048, 4096, 65535]) {
+            for data in chosen_data(len) {
+                // SAFETY: `key_or_skip` found the CPU features `aead_tag` is compiled for.
+                let ours = unsafe { poly::aead_tag(&key, &data) };
+                assert_eq!(ours, poly_reference(&key, &data), "len {len}");
+            }
+        }
+    }
+}
+
+#[test]
+fn poly_sixteen_lanes_with_chosen_keys_match_the_poly1305_crate() {
+    if key_or_skip(&[0; 32]).is_none() {
+        return;
+    }
+    let keys = chosen_keys();
+    let lanes: [[u8; 32]; 16] = std::array::from_fn(|l| keys[l % keys.len()]);
+    for len in (0..=300).chain([1420, 1436, 2048]) {
+        for data in chosen_data(len) {
+            let cts = vec![data.as_slice(); 16];
+            for n in [16, 10, 1] {
+                // SAFETY: as above, for `aead_tags16`.
+                let ours = unsafe { poly::aead_tags16(&lanes, &cts[..n], len) };
+                for (l, tag) in ours.iter().enumerate().take(n) {
+                    assert_eq!(*tag, poly_reference(&lanes[l], &data), "len {len} lane {l}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn poly_final_reduction_is_exact_around_p() {
+    const M44: u64 = (1 << 44) - 1;
+    const M42: u64 = (1 << 42) - 1;
+    // (h mod p + s) mod 2^128 by plain subtraction on a 192-bit value kept as (high, low).
+    let reference = |h: [u64; 3], s: u128| {
+        let mut low = 0u128;
+        let mut high = 0u128;
+        for (limb, shift) in h.into_iter().zip([0u32, 44, 88]) {
+            let v = u128::from(limb);
+            let (sum, carry) = low.overflowing_add(v << shift);
+            low = sum;
+            high += u128::from(carry) + if shift == 0 { 0 } else { v >> (128 - shift) };
+        }
+        let (p_high, p_low) = (3u128, u128::MAX - 4); // p = 3·2^128 + 2^128 − 5
+        while high > p_high || (high == p_high && low >= p_low) {
+            let (d, borrow) = low.overflowing_sub(p_low);
+            low = d;
+            high -= p_high + u128::from(borrow);
+        }
+        low.wrapping_add(s).to_le_bytes()
+    };
+    let mut cases: Vec<[u64; 3]> = (0..12).map(|d| [M44 - d, M44, M42]).collect();
+    for extra in [1u64, 2, 5, 63, 64, 4095] {
+        cases.extend([
+            [M44, M44 + extra, M42],
+            [M44 + extra, M44, M42],
+            [M44 + 5 * extra, M44 + extra, M42],
+            [0, 0, M42 + extra],
+            [M44 - 4, M44, M42 + extra],
+        ]);
+    }
+    cases.extend([
+        [0, 0, 1 << 42],
+        [4, 0, 1 << 42],
+        [5, 0, 1 << 42],
+        [16 * M44, 16 * M44, 16 * M42],
+    ]);
+    for h in cases {
+        for s in [0u128, u128::MAX, 5, 1 << 127] {
+            let mut key = [0u8; 32];
+            key[16..].copy_from_slice(&s.to_le_bytes());
+            assert_eq!(poly::finish(h, &key), reference(h, s), "h {h:x?} s {s:x}");
         }
     }
 }
