@@ -337,3 +337,64 @@ fn write_tun(sh: &Shared, s: &mut Scratch) {
         tracing::debug!("TUN write: {e}");
     }
 }
+
+/// For `batch_tests`: drive `open_all` on receive buffers laid out from sealed datagrams.
+#[cfg(test)]
+pub(super) mod test_access {
+    use super::*;
+    use crate::proto::peer::PeerId;
+
+    /// A received datagram: which buffer it arrived in, its bytes, and the keypair
+    /// `match_keypairs` found for it (if any).
+    pub struct Message {
+        pub buf: usize,
+        pub bytes: Vec<u8>,
+        pub keypair: Option<Arc<Keypair>>,
+        pub counter: u64,
+    }
+
+    /// Lay `messages` out back to back in their buffers, open the batch, and return each
+    /// message's plaintext, or `None` where it would not be delivered.
+    pub fn open_buffers(messages: &[Message]) -> Vec<Option<Vec<u8>>> {
+        let count = messages.iter().map(|m| m.buf + 1).max().unwrap_or(0);
+        let mut contents = vec![Vec::new(); count];
+        let mut s = Scratch {
+            bufs: Vec::new(),
+            meta: Vec::new(),
+            transport: Vec::new(),
+            tickets: Vec::new(),
+            deliver: Vec::new(),
+            outputs: Vec::new(),
+        };
+        for m in messages {
+            let c: &mut Vec<u8> = &mut contents[m.buf];
+            s.transport.push(Loc {
+                buf: m.buf,
+                start: c.len(),
+                len: m.bytes.len(),
+                src: SocketAddr::from(([192, 0, 2, 9], 1)),
+            });
+            s.tickets.push(m.keypair.as_ref().map(|k| ReceiveTicket {
+                peer: PeerId(0),
+                keypair: Arc::clone(k),
+                counter: m.counter,
+            }));
+            c.extend_from_slice(&m.bytes);
+        }
+        s.bufs = contents
+            .iter()
+            .map(|c| PacketBuf::from_packet(0, c))
+            .collect();
+        open_all(&mut s);
+        let plain = |loc: &Loc| {
+            let start = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE;
+            s.bufs[loc.buf].packet()[start..start + loc.len].to_vec()
+        };
+        let tickets = s.tickets.iter();
+        s.transport
+            .iter()
+            .zip(tickets)
+            .map(|(loc, t)| t.as_ref().map(|_| plain(loc)))
+            .collect()
+    }
+}

@@ -2,6 +2,8 @@
 //! pure protocol core, the UAPI server, timers, and the wireguard-go process contract. The
 //! only ring besides `platform` that reads clocks and OS randomness.
 
+#[cfg(test)]
+mod batch_tests;
 pub mod clock;
 pub mod daemon;
 pub mod duty;

@@ -362,3 +362,47 @@ fn account_batch(sh: &Shared, s: &mut Scratch) {
     }
     sh.take_outputs(&mut dev, &mut s.outputs);
 }
+
+/// For `batch_tests`: drive `seal_batch` on an arena filled from plain packets.
+#[cfg(test)]
+pub(super) mod test_access {
+    use super::*;
+    use crate::proto::keypair::Keypair;
+    use crate::proto::peer::PeerId;
+
+    /// A packet read from the TUN, and the ticket `route_batch` would have given it.
+    pub struct Packet {
+        pub plain: Vec<u8>,
+        pub keypair: Arc<Keypair>,
+        pub counter: u64,
+        pub peer: PeerId,
+    }
+
+    /// Read `packets` into a fresh arena, seal the batch, and return each sealed datagram.
+    pub fn seal_arena(packets: &[Packet]) -> Vec<Vec<u8>> {
+        let mut s = Scratch {
+            arena: Arena::new(1420),
+            tickets: Vec::new(),
+            sealed: Vec::new(),
+            outputs: Vec::new(),
+        };
+        for (i, p) in packets.iter().enumerate() {
+            let room = s.arena.room().expect("arena has room");
+            room[..p.plain.len()].copy_from_slice(&p.plain);
+            s.arena.commit(p.plain.len());
+            let ticket = SendTicket {
+                peer: p.peer,
+                keypair: Arc::clone(&p.keypair),
+                counter: p.counter,
+                to: SocketAddr::from(([192, 0, 2, 1], 51820)),
+            };
+            s.tickets.push((i, ticket));
+        }
+        seal_batch(&mut s);
+        let data = &s.arena.data;
+        s.sealed
+            .iter()
+            .map(|e| data[e.range.clone()].to_vec())
+            .collect()
+    }
+}
