@@ -213,9 +213,10 @@ fn nonce(counter: u64) -> [u32; 3] {
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn seal_avx512(key: &[u32; 8], counter: u64, data: &mut [u8]) -> [u8; 16] {
     let n = nonce(counter);
-    let first = FirstPass::new(key, &n, data.len());
+    let mut first = FirstPass::new(key, &n, data.len());
     let mut mac_key = first.mac_key();
     first.apply(key, &n, data);
+    first.wipe_mac_key();
     let tag = poly::aead_tag(&mac_key, data);
     mac_key.zeroize();
     tag
@@ -224,8 +225,9 @@ fn seal_avx512(key: &[u32; 8], counter: u64, data: &mut [u8]) -> [u8; 16] {
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn open_avx512(key: &[u32; 8], counter: u64, data: &mut [u8], tag: &[u8; 16]) -> bool {
     let n = nonce(counter);
-    let first = FirstPass::new(key, &n, data.len());
+    let mut first = FirstPass::new(key, &n, data.len());
     let mut mac_key = first.mac_key();
+    first.wipe_mac_key();
     // The tag is checked over the ciphertext first: nothing is decrypted unless it matches.
     let ok = poly::tags_equal(&poly::aead_tag(&mac_key, data), tag);
     mac_key.zeroize();
@@ -260,6 +262,13 @@ impl FirstPass {
     fn mac_key(&self) -> [u8; 32] {
         match self {
             Self::Short(x) | Self::Long(x, _) => chacha::poly_key(x[0]),
+        }
+    }
+
+    /// Overwrite block 0, which holds the one-time Poly1305 key.
+    fn wipe_mac_key(&mut self) {
+        match self {
+            Self::Short(x) | Self::Long(x, _) => x[0].zeroize(),
         }
     }
 

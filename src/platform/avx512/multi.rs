@@ -78,8 +78,10 @@ fn apply(
 /// The one-time Poly1305 keys (block 0 of each lane) and every lane's block 1.
 #[target_feature(enable = "avx512f")]
 fn first_blocks(key: &[u32; 8], words: (__m512i, __m512i)) -> ([[u8; 32]; 16], [__m512i; 16]) {
-    let (k0, k1) = chacha::lanes2(key, 0, words.0, words.1);
-    (std::array::from_fn(|l| chacha::poly_key(k0[l])), k1)
+    let (mut k0, k1) = chacha::lanes2(key, 0, words.0, words.1);
+    let mac_keys = std::array::from_fn(|l| chacha::poly_key(k0[l]));
+    k0.zeroize();
+    (mac_keys, k1)
 }
 
 /// Encrypt `msgs` (at most sixteen, all `len` bytes) in place; returns their tags.
