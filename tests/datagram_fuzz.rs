@@ -8,7 +8,7 @@ use wgrs::proto::device::Device;
 
 type PeerSnapshot = (
     String,
-    u32,
+    Option<u32>,
     Vec<(u32, u32, u64)>,
     Option<std::net::SocketAddr>,
     u64,

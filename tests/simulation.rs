@@ -321,3 +321,40 @@ fn cryptokey_routing_rejects_spoofed_inner_source() {
     net.send(narrow, &from_narrow);
     assert_eq!(net.nodes[c].tun_rx.last().unwrap(), &from_narrow);
 }
+
+/// Indices a device should hold: one per handshake in flight and one per keypair.
+fn live_indices(dev: &wgrs::proto::device::Device) -> usize {
+    dev.peers()
+        .map(|p| {
+            let kps = [&p.keypairs.previous, &p.keypairs.current, &p.keypairs.next];
+            usize::from(p.handshake.local_index().is_some())
+                + kps.iter().filter(|k| k.is_some()).count()
+        })
+        .sum()
+}
+
+#[test]
+fn simultaneous_initiations_leak_no_index() {
+    let mut net = Net::new();
+    let a = net.add_node(1);
+    let b = net.add_node(2);
+    net.link(a, b, None, true);
+    for round in 0..5 {
+        // Both sides start a handshake before either hears from the other.
+        let now = net.now;
+        net.nodes[a].dev.handle_tun_packet(&a_to_b(b"x"), now);
+        net.nodes[b].dev.handle_tun_packet(&b_to_a(b"y"), now);
+        net.run();
+        for n in [a, b] {
+            let dev = &net.nodes[n].dev;
+            assert_eq!(
+                dev.index_count(),
+                live_indices(dev),
+                "round {round}, node {n}: an index outlived its handshake"
+            );
+        }
+        // Let the sessions expire so the next round races from scratch again.
+        net.advance(Duration::from_secs(600));
+    }
+    assert!(net.nodes[a].tun_rx.len() + net.nodes[b].tun_rx.len() > 0);
+}

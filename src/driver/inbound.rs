@@ -13,7 +13,11 @@ use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
 use crate::platform::{PacketBuf, RecvMeta};
-use crate::proto::constants::{AEAD_TAG_SIZE, MESSAGE_TRANSPORT, MESSAGE_TRANSPORT_HEADER_SIZE};
+use crate::proto::constants::{
+    AEAD_TAG_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_SIZE, MESSAGE_INITIATION,
+    MESSAGE_INITIATION_SIZE, MESSAGE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT,
+    MESSAGE_TRANSPORT_HEADER_SIZE,
+};
 use crate::proto::device::{Output, ReceiveTicket, Received};
 use crate::proto::keypair::Keypair;
 use crate::proto::messages::{parse, Message};
@@ -32,8 +36,44 @@ struct Loc {
     src: SocketAddr,
 }
 
-/// A handshake message for the handshake worker.
-pub type HandshakeJob = (SocketAddr, Vec<u8>);
+/// A handshake message for the handshake worker, held inline: the queue's memory is fixed at
+/// `HANDSHAKE_QUEUE` × `size_of::<HandshakeJob>()` (1,024 × 180 B ≈ 180 KiB), whatever arrives.
+#[derive(Clone, Copy)]
+pub struct HandshakeJob {
+    /// Where it came from.
+    pub from: SocketAddr,
+    len: u8,
+    bytes: [u8; MESSAGE_INITIATION_SIZE],
+}
+
+impl HandshakeJob {
+    /// A job for `d` if it is a handshake message of exactly its type's size (initiation 148,
+    /// response 92, cookie reply 64 bytes), as wireguard-go checks before queueing: anything
+    /// else is dropped here and never counts towards "under load".
+    pub fn new(from: SocketAddr, d: &[u8]) -> Option<Self> {
+        let size = match *d.first()? {
+            MESSAGE_INITIATION => MESSAGE_INITIATION_SIZE,
+            MESSAGE_RESPONSE => MESSAGE_RESPONSE_SIZE,
+            MESSAGE_COOKIE_REPLY => MESSAGE_COOKIE_REPLY_SIZE,
+            _ => return None,
+        };
+        if d.len() != size {
+            return None;
+        }
+        let mut bytes = [0; MESSAGE_INITIATION_SIZE];
+        bytes.get_mut(..size)?.copy_from_slice(d);
+        Some(Self {
+            from,
+            len: u8::try_from(size).ok()?,
+            bytes,
+        })
+    }
+
+    /// The message.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
 
 struct Scratch {
     bufs: Vec<PacketBuf>,
@@ -146,14 +186,15 @@ fn classify(
             cursor.start += d.len();
             match d.first() {
                 Some(&MESSAGE_TRANSPORT) => s.transport.push(loc),
-                Some(1..=3) => {
-                    // Count first, so the worker never sees the backlog below zero.
-                    sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
-                    if handshakes.try_send((meta.src, d.to_vec())).is_err() {
-                        sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
+                _ => {
+                    if let Some(job) = HandshakeJob::new(meta.src, d) {
+                        // Count first, so the worker never sees the backlog below zero.
+                        sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
+                        if handshakes.try_send(job).is_err() {
+                            sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
+                        }
                     }
                 }
-                _ => {}
             }
         }
         *cursor = Cursor {
@@ -396,5 +437,47 @@ pub(super) mod test_access {
             .zip(tickets)
             .map(|(loc, t)| t.as_ref().map(|_| plain(loc)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7)),
+        9,
+    );
+
+    #[test]
+    fn only_handshake_messages_of_their_exact_size_are_queued() {
+        for (ty, size) in [
+            (MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE),
+            (MESSAGE_RESPONSE, MESSAGE_RESPONSE_SIZE),
+            (MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_SIZE),
+        ] {
+            let mut d = vec![0x5a; 1400];
+            d[0] = ty;
+            let job = HandshakeJob::new(SRC, &d[..size]).expect("exact size is queued");
+            assert_eq!(job.bytes(), &d[..size]);
+            assert_eq!(job.from, SRC);
+            for len in [1, size - 1, size + 1, 148, 1400] {
+                if len != size {
+                    assert!(
+                        HandshakeJob::new(SRC, &d[..len]).is_none(),
+                        "type {ty}, {len} B"
+                    );
+                }
+            }
+        }
+        assert!(HandshakeJob::new(SRC, &[]).is_none());
+        assert!(HandshakeJob::new(SRC, &[0u8; 148]).is_none(), "type 0");
+        assert!(HandshakeJob::new(SRC, &[4u8; 148]).is_none(), "transport");
+    }
+
+    #[test]
+    fn the_queue_holds_jobs_inline() {
+        // 1,024 queued jobs stay under 200 KiB, whatever was received.
+        assert!(std::mem::size_of::<HandshakeJob>() <= 184);
     }
 }

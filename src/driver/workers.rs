@@ -15,7 +15,8 @@ pub const HANDSHAKE_QUEUE: usize = 1024;
 /// Process queued handshake messages until the queue's senders are gone.
 pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
     let mut outputs = Vec::new();
-    for (from, bytes) in rx {
+    for job in rx {
+        let (from, bytes) = (job.from, job.bytes());
         let backlog = sh
             .handshake_backlog
             .fetch_sub(1, Ordering::Relaxed)
@@ -24,7 +25,7 @@ pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
         {
             let mut dev = sh.device();
             dev.set_handshake_queue_len(backlog);
-            if let Err(e) = dev.handle_datagram(from, &bytes, now) {
+            if let Err(e) = dev.handle_datagram(from, bytes, now) {
                 tracing::debug!("handshake message from {from} dropped: {e:?}");
             }
             sh.take_outputs(&mut dev, &mut outputs);

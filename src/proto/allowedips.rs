@@ -20,6 +20,12 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use trie::Trie;
 
+/// Whole-table walks made on this thread so far (tests prove an operation walks nothing).
+#[cfg(test)]
+pub(crate) fn trie_walks() -> usize {
+    trie::WALKS.with(|w| w.get())
+}
+
 /// The AllowedIPs table for IPv4 and IPv6, generic over a small copyable peer id.
 #[derive(Clone)]
 pub struct AllowedIps<T> {
@@ -75,6 +81,16 @@ impl<T: Copy + Eq> AllowedIps<T> {
             IpNet::V4(n) => self.v4.remove(n.addr().into(), n.prefix_len()),
             IpNet::V6(n) => self.v6.remove(n.addr().into(), n.prefix_len()),
         }
+    }
+
+    /// Remove exactly the prefix `net` if it is routed to `peer`; true when it was. O(prefix
+    /// length), whatever the table's size (a `allowed_ip=-PREFIX` line must not walk it).
+    pub fn remove_from(&mut self, net: IpNet, peer: T) -> bool {
+        let owned = match net {
+            IpNet::V4(n) => self.v4.get(n.addr().into(), n.prefix_len()) == Some(&peer),
+            IpNet::V6(n) => self.v6.get(n.addr().into(), n.prefix_len()) == Some(&peer),
+        };
+        owned && self.remove(net).is_some()
     }
 
     /// Remove every prefix routed to `peer`.
@@ -399,6 +415,27 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn removing_one_prefix_walks_nothing_and_respects_its_owner() {
+        let mut t = AllowedIps::new();
+        for i in 0..2000u32 {
+            let net = IpNet::V4(Ipv4Net::new(Ipv4Addr::from(0x0a00_0000 | (i << 8)), 24).unwrap());
+            t.insert(net, (i % 7) as u8);
+        }
+        let net: IpNet = "10.0.5.77/24".parse().unwrap(); // 10.0.5.0/24 belongs to 5 % 7 = 5
+        let before = trie::WALKS.with(|w| w.get());
+        assert!(
+            !t.remove_from(net, 4),
+            "another peer's prefix is left alone"
+        );
+        assert_eq!(t.lookup("10.0.5.1".parse().unwrap()), Some(5));
+        assert!(t.remove_from(net, 5));
+        assert_eq!(t.lookup("10.0.5.1".parse().unwrap()), None);
+        assert!(!t.remove_from(net, 5), "already gone");
+        assert_eq!(trie::WALKS.with(|w| w.get()), before, "no whole-table walk");
+        assert_eq!(t.len(), 1999);
+    }
+
     fn arb_net() -> impl Strategy<Value = IpNet> {
         (arb_addr(), any::<u8>()).prop_map(|(a, l)| {
             let len = match a {
@@ -413,6 +450,7 @@ mod tests {
     enum Op {
         Insert(IpNet, u8),
         Remove(IpNet),
+        RemoveFrom(IpNet, u8),
         RemovePeer(u8),
     }
 
@@ -420,6 +458,7 @@ mod tests {
         prop_oneof![
             8 => (arb_net(), 0u8..6).prop_map(|(n, p)| Op::Insert(n, p)),
             2 => arb_net().prop_map(Op::Remove),
+            2 => (arb_net(), 0u8..6).prop_map(|(n, p)| Op::RemoveFrom(n, p)),
             1 => (0u8..6).prop_map(Op::RemovePeer),
         ]
     }
@@ -438,6 +477,11 @@ mod tests {
                 match op {
                     Op::Insert(n, p) => { t.insert(n, p); m.insert(n, p); touched.push(n.addr()); }
                     Op::Remove(n) => { let _ = t.remove(n); m.remove(n); }
+                    Op::RemoveFrom(n, p) => {
+                        let owned = m.0.contains(&(n.trunc(), p));
+                        prop_assert_eq!(t.remove_from(n, p), owned);
+                        if owned { m.remove(n); }
+                    }
                     Op::RemovePeer(p) => { t.remove_peer(p); m.0.retain(|(_, q)| *q != p); }
                 }
             }

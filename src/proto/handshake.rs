@@ -168,7 +168,7 @@ pub struct Handshake {
     chaining_key: [u8; KEY_LEN],
     local_ephemeral: [u8; KEY_LEN],
     remote_ephemeral: [u8; KEY_LEN],
-    local_index: u32,
+    local_index: Option<u32>,
     remote_index: u32,
     latest_timestamp: [u8; TIMESTAMP_LEN],
     #[zeroize(skip)]
@@ -271,8 +271,8 @@ impl Handshake {
     pub fn state(&self) -> HandshakeState {
         self.state
     }
-    /// Our index for the handshake in flight.
-    pub fn local_index(&self) -> u32 {
+    /// Our index for the handshake in flight, if one is.
+    pub fn local_index(&self) -> Option<u32> {
         self.local_index
     }
     /// Zero all ephemeral state, keeping the replay and flood memory (kernel `handshake_zero`).
@@ -335,7 +335,7 @@ impl Handshake {
         self.hash = h;
         self.chaining_key = ck;
         self.local_ephemeral = *eph.as_bytes();
-        self.local_index = local_index;
+        self.local_index = Some(local_index);
         Ok(Initiation {
             sender: local_index,
             ephemeral: eph_pub,
@@ -420,7 +420,7 @@ impl Handshake {
         self.hash = h;
         self.chaining_key = ck;
         self.local_ephemeral = *eph.as_bytes();
-        self.local_index = local_index;
+        self.local_index = Some(local_index);
         Ok(Response {
             sender: local_index,
             receiver: self.remote_index,
@@ -438,7 +438,8 @@ impl Handshake {
         remote: &RemoteIdentity,
         msg: &Response,
     ) -> Result<(), HandshakeError> {
-        if self.state != HandshakeState::InitiationCreated || msg.receiver != self.local_index {
+        if self.state != HandshakeState::InitiationCreated || self.local_index != Some(msg.receiver)
+        {
             return Err(HandshakeError::WrongState);
         }
         let mut ck = self.chaining_key;
@@ -475,12 +476,13 @@ impl Handshake {
             HandshakeState::ResponseCreated => false,
             _ => return Err(HandshakeError::WrongState),
         };
+        let local_index = self.local_index.ok_or(HandshakeError::WrongState)?;
         let [t1, t2] = kdf::<2>(&self.chaining_key, &[]);
         let (send, recv) = if is_initiator { (t1, t2) } else { (t2, t1) };
         let keys = SessionKeys {
             send,
             recv,
-            local_index: self.local_index,
+            local_index,
             remote_index: self.remote_index,
             is_initiator,
         };

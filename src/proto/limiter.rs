@@ -11,8 +11,9 @@
 //!
 //! Memory is bounded: at most `max_entries` sources (65,536 by default). When the table is full,
 //! packets from sources not already in it are refused until `gc` frees room, as the kernel does;
-//! known sources keep their buckets. The driver should call `gc` about once a second while the
-//! table is not empty; an idle table needs no wake-ups.
+//! known sources keep their buckets. `allow` collects the table itself, at most once a second
+//! (the kernel runs its gc from a one-second timer): a table filled with sources that went
+//! quiet empties on the next packet a second later, and an idle table needs no wake-ups.
 //!
 //! The table is a `BTreeMap`: ordered, with a worst case of O(log n) per lookup whatever
 //! addresses an attacker chooses, and no hash seed to draw from the OS.
@@ -64,6 +65,8 @@ struct Bucket {
 pub struct RateLimiter {
     table: BTreeMap<SourceKey, Bucket>,
     max_entries: usize,
+    /// When `gc` last ran, in nanoseconds of the caller's clock.
+    last_gc: u64,
 }
 
 impl Default for RateLimiter {
@@ -88,6 +91,7 @@ impl RateLimiter {
         Self {
             table: BTreeMap::new(),
             max_entries,
+            last_gc: 0,
         }
     }
 
@@ -96,6 +100,9 @@ impl RateLimiter {
     /// Allocation-free for a source already in the table. A new source is refused when the
     /// table is full.
     pub fn allow(&mut self, now: Duration, ip: IpAddr) -> bool {
+        if nanos(now).saturating_sub(self.last_gc) >= nanos(IDLE_TIMEOUT) {
+            self.gc(now);
+        }
         let now = nanos(now);
         let key = SourceKey::of(ip);
         if let Some(b) = self.table.get_mut(&key) {
@@ -121,6 +128,7 @@ impl RateLimiter {
     /// Drop sources idle for more than one second (their buckets would be full again anyway).
     pub fn gc(&mut self, now: Duration) {
         let now = nanos(now);
+        self.last_gc = now;
         let idle = nanos(IDLE_TIMEOUT);
         self.table.retain(|_, b| now.saturating_sub(b.last) <= idle);
     }
@@ -154,6 +162,19 @@ mod tests {
     fn constants_match_the_kernel() {
         assert_eq!(PACKET_COST, 50_000_000);
         assert_eq!(TOKEN_MAX, 250_000_000);
+    }
+
+    #[test]
+    fn a_table_full_of_stale_sources_recovers_by_itself() {
+        let mut r = RateLimiter::with_max_entries(4);
+        for i in 1..=4 {
+            assert!(r.allow(T0, ip(&format!("2001:db8:{i}::1"))));
+        }
+        let newcomer = ip("192.0.2.200");
+        assert!(!r.allow(T0 + ms(500), newcomer), "full: new sources wait");
+        // Nobody calls gc: the stale sources go on the next packet a second later.
+        assert!(r.allow(T0 + ms(1_600), newcomer));
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

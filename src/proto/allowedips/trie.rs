@@ -23,6 +23,12 @@
 use super::key::Bits;
 use std::collections::HashMap;
 
+#[cfg(test)]
+thread_local! {
+    /// Whole-table walks (`iter`) on this thread: lets tests prove an operation walks nothing.
+    pub(crate) static WALKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// "Nothing": an absent child, node, or prefix entry.
 const NIL: u32 = u32::MAX;
 /// Tag of a child link naming a leaf: the low bits are an entry index. Node indices stay
@@ -191,6 +197,13 @@ impl<K: Bits, V: Copy> Trie<K, V> {
         Some(value)
     }
 
+    /// The value stored for exactly this prefix (host bits masked off).
+    pub(super) fn get(&self, key: K, len: u8) -> Option<&V> {
+        let len = len.min(K::WIDTH);
+        let e = *self.index.get(&(key.masked(len), len))?;
+        self.entry(e).map(|entry| &entry.value)
+    }
+
     /// Drop every prefix whose value fails `keep`.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
         let doomed: Vec<(K, u8)> = self
@@ -205,6 +218,8 @@ impl<K: Bits, V: Copy> Trie<K, V> {
 
     /// Every stored (prefix bits, length, value, stamp), in no particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (K, u8, &V, u64)> + '_ {
+        #[cfg(test)]
+        WALKS.with(|w| w.set(w.get() + 1));
         let all = self.entries.iter().zip(&self.stamps);
         let live = all.filter(|(e, _)| e.len != FREE);
         live.map(|(e, &stamp)| (e.key, e.len, &e.value, stamp))

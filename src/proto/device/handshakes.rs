@@ -42,7 +42,9 @@ impl Device {
         let Some(identity) = self.identity.as_ref() else {
             return;
         };
-        self.indices.remove(p.handshake.local_index());
+        if let Some(old) = p.handshake.local_index() {
+            self.indices.remove(old);
+        }
         let index = self
             .indices
             .allocate(id, IndexKind::Handshake, &mut self.rng);
@@ -112,9 +114,15 @@ impl Device {
             .get(cand.remote_static())
             .ok_or(HandshakeDrop::Rejected)?;
         let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
+        // Accepting clears the handshake: an initiation of ours still in flight (simultaneous
+        // initiations) gives up its index here, or the index would outlive its handshake.
+        let superseded = p.handshake.local_index();
         p.handshake
             .accept_initiation(cand, &p.remote, now.mono)
             .map_err(|_| HandshakeDrop::Rejected)?;
+        if let Some(old) = superseded {
+            self.indices.remove(old);
+        }
         p.endpoint = Some(from);
         p.rx_bytes += len as u64;
         p.timers.on_any_authenticated_packet_received();
@@ -128,7 +136,9 @@ impl Device {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        self.indices.remove(p.handshake.local_index());
+        if let Some(old) = p.handshake.local_index() {
+            self.indices.remove(old);
+        }
         let index = self
             .indices
             .allocate(id, IndexKind::Handshake, &mut self.rng);

@@ -180,6 +180,11 @@ impl Device {
         self.by_key.get(public).copied()
     }
 
+    /// Receiver indices in use (handshakes in flight and keypairs): a bound for tests.
+    pub fn index_count(&self) -> usize {
+        self.indices.len()
+    }
+
     /// A peer's state.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(&id)
@@ -232,9 +237,7 @@ impl Device {
     /// Stop routing `net` to the peer (no-op when it routes elsewhere).
     pub fn remove_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
-        if self.allowed_ips.prefixes_of(id).contains(&net.trunc()) {
-            self.allowed_ips.remove(net);
-        }
+        self.allowed_ips.remove_from(net, id);
         Ok(())
     }
 
@@ -302,7 +305,9 @@ impl Device {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        self.indices.remove(p.handshake.local_index());
+        if let Some(i) = p.handshake.local_index() {
+            self.indices.remove(i);
+        }
         p.handshake.clear();
         for i in p.keypairs.clear() {
             self.indices.remove(i);

@@ -1,1 +1,41 @@
-//! Device unit tests are in tests/simulation.rs (two devices on a virtual clock).
+//! Device unit tests; the protocol flows are in tests/simulation.rs (two devices on a virtual
+//! clock).
+
+use super::*;
+use crate::proto::allowedips::trie_walks;
+
+fn device() -> Device {
+    Device::new(Box::new(rand_chacha_like()))
+}
+
+/// A seeded RNG from the crate's dev-dependencies.
+fn rand_chacha_like() -> impl CryptoRngCore + Send {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(7)
+}
+
+#[test]
+fn removing_an_allowed_ip_walks_no_table() {
+    let mut dev = device();
+    let id = dev.add_peer(PublicKey([9; 32])).expect("peer");
+    for i in 0..2000u32 {
+        let net = format!("10.{}.{}.0/24", i >> 8, i & 0xff);
+        dev.add_allowed_ip(id, net.parse().expect("net"))
+            .expect("add");
+    }
+    let before = trie_walks();
+    dev.remove_allowed_ip(id, "10.3.4.0/24".parse().expect("net"))
+        .expect("remove");
+    assert_eq!(trie_walks(), before, "allowed_ip=-PREFIX walked the table");
+    assert_eq!(dev.allowed_ips.len(), 1999);
+    assert_eq!(dev.route(&v4_to([10, 3, 4, 1])), None);
+    assert_eq!(dev.route(&v4_to([10, 3, 5, 1])), Some(id));
+}
+
+fn v4_to(dst: [u8; 4]) -> Vec<u8> {
+    let mut p = vec![0u8; 20];
+    p[0] = 0x45;
+    p[3] = 20;
+    p[16..20].copy_from_slice(&dst);
+    p
+}
