@@ -46,6 +46,9 @@ pub struct Peer {
     pub tx_bytes: u64,
     /// Initiator already rekeyed on receive near REJECT_AFTER_TIME.
     pub sent_lastminute_handshake: bool,
+    /// The deadline the device's timer heap holds for this peer (at or before its earliest
+    /// armed timer), if any.
+    pub scheduled: Option<Duration>,
 }
 
 impl Peer {
@@ -66,6 +69,7 @@ impl Peer {
             rx_bytes: 0,
             tx_bytes: 0,
             sent_lastminute_handshake: false,
+            scheduled: None,
         }
     }
 

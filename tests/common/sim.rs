@@ -142,6 +142,10 @@ impl Net {
     /// Collect every node's outputs: datagrams onto the wire, TUN writes into `tun_rx`.
     pub fn collect(&mut self) {
         for n in &mut self.nodes {
+            assert!(
+                n.dev.timer_index_is_sound(),
+                "an armed timer has no heap entry"
+            );
             let outs: Vec<Output> = n.dev.drain_outputs().collect();
             for o in outs {
                 match o {
@@ -188,8 +192,11 @@ impl Net {
     }
 
     /// Earliest deadline of any node.
-    pub fn next_deadline(&self) -> Option<Duration> {
-        self.nodes.iter().filter_map(|n| n.dev.poll_timeout()).min()
+    pub fn next_deadline(&mut self) -> Option<Duration> {
+        self.nodes
+            .iter_mut()
+            .filter_map(|n| n.dev.poll_timeout())
+            .min()
     }
 
     /// Advance the clock by `d`, firing every timer on the way at its own deadline.

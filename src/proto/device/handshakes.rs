@@ -62,6 +62,7 @@ impl Device {
         p.timers.on_any_authenticated_packet_sent();
         p.timers.on_handshake_initiated(now.mono, jitter);
         self.transmit(id, bytes.to_vec());
+        self.reschedule(id);
     }
 
     /// mac1, and under load mac2 plus the rate limit. `Ok` means process the message.
@@ -128,6 +129,7 @@ impl Device {
         p.timers.on_any_authenticated_packet_received();
         p.timers.on_any_authenticated_packet_traversal(now.mono);
         self.send_response(id, now);
+        self.reschedule(id);
         Ok(id)
     }
 
@@ -202,6 +204,7 @@ impl Device {
         p.timers.on_session_derived(now.mono);
         p.timers.on_handshake_complete();
         self.send_keepalive(id, now);
+        self.reschedule(id);
         Ok(id)
     }
 

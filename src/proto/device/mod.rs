@@ -4,12 +4,13 @@
 
 mod handshakes;
 mod recv;
+mod schedule;
 mod send;
 mod timer_events;
 
 use ipnet::IpNet;
 use rand_core::CryptoRngCore;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub struct Device {
     next_peer_id: u32,
     allowed_ips: AllowedIps<PeerId>,
     indices: IndexTable,
+    /// Every peer's earliest timer deadline (`schedule.rs`).
+    deadlines: BinaryHeap<schedule::Entry>,
     cookie_checker: CookieChecker,
     limiter: RateLimiter,
     handshake_queue_len: usize,
@@ -95,6 +98,7 @@ impl Device {
             next_peer_id: 0,
             allowed_ips: AllowedIps::new(),
             indices: IndexTable::default(),
+            deadlines: BinaryHeap::new(),
             cookie_checker: CookieChecker::new(&PublicKey::default()),
             limiter: RateLimiter::new(),
             handshake_queue_len: 0,
@@ -224,6 +228,7 @@ impl Device {
         if secs > 0 && was == 0 && self.up {
             self.send_keepalive(id, now);
         }
+        self.reschedule(id);
         Ok(())
     }
 
@@ -282,6 +287,7 @@ impl Device {
                     p.staged.clear();
                 }
             }
+            self.reschedule(id);
         }
     }
 
@@ -322,14 +328,6 @@ impl Device {
     /// All pending actions.
     pub fn drain_outputs(&mut self) -> std::collections::vec_deque::Drain<'_, Output> {
         self.outbox.drain(..)
-    }
-
-    /// When [`Device::handle_timeout`] must next be called; `None` when idle.
-    pub fn poll_timeout(&self) -> Option<Duration> {
-        self.peers
-            .values()
-            .filter_map(|p| p.timers.next_deadline())
-            .min()
     }
 
     /// Timer jitter in 0..334 ms. Jitter only has to decorrelate peers, not resist an

@@ -162,11 +162,14 @@ impl Device {
             self.send_staged(t.peer, now);
         }
         self.keep_key_fresh_on_receive(t.peer, now);
+        if !plain.is_empty() {
+            if let Some(p) = self.peers.get_mut(&t.peer) {
+                p.timers.on_data_received(now.mono);
+            }
+        }
+        self.reschedule(t.peer);
         if plain.is_empty() {
             return Ok(Received::Keepalive);
-        }
-        if let Some(p) = self.peers.get_mut(&t.peer) {
-            p.timers.on_data_received(now.mono);
         }
         let len = inner_packet_len(plain).ok_or(ReceiveError::BadInnerPacket)?;
         let src = packet_src(plain).ok_or(ReceiveError::BadInnerPacket)?;

@@ -102,6 +102,7 @@ impl Device {
         if keypair.wants_rekey_on_send(now.mono) {
             self.send_initiation(id, false, now);
         }
+        self.reschedule(id);
     }
 
     /// Send what is staged for the peer if it has a usable session; otherwise start a handshake.

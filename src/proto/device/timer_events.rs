@@ -6,15 +6,10 @@ use crate::proto::time::Now;
 use crate::proto::timers::{TimerEvent, MAX_TIMER_HANDSHAKES};
 
 impl Device {
-    /// Fire every timer due at `now`. Call when [`Device::poll_timeout`] has passed.
+    /// Fire every timer due at `now`. Call when [`Device::poll_timeout`] has passed. Only the
+    /// peers that are due are visited (`schedule.rs`).
     pub fn handle_timeout(&mut self, now: Now) {
-        let due: Vec<PeerId> = self
-            .peers
-            .values()
-            .filter(|p| p.timers.next_deadline().is_some_and(|d| d <= now.mono))
-            .map(|p| p.id)
-            .collect();
-        for id in due {
+        while let Some(id) = self.pop_due(now.mono) {
             while let Some(ev) = self
                 .peers
                 .get_mut(&id)
@@ -22,6 +17,7 @@ impl Device {
             {
                 self.on_timer(id, ev, now);
             }
+            self.reschedule(id);
         }
     }
 
