@@ -37,8 +37,8 @@ fn snapshot(d: &Device) -> Vec<PeerSnapshot> {
                 p.handshake.local_index(),
                 kps,
                 p.endpoint,
-                p.rx_bytes,
-                p.tx_bytes,
+                p.rx_bytes(),
+                p.tx_bytes(),
                 p.last_handshake_wall,
                 p.staged.len(),
             )

@@ -572,3 +572,46 @@ fn ten_thousand_random_datagrams_change_nothing() {
     );
     t.ping_all();
 }
+
+/// A peer behind an endpoint the kernel refuses to send to: wireguard-go counts nothing as
+/// sent and logs the failure at error level; so must the implementation under test. The
+/// namespace has no link but loopback, and a `prohibit` route makes the kernel refuse the
+/// endpoint at once: nothing leaves the namespace.
+#[test]
+fn refused_sends_count_no_bytes_and_are_logged_as_errors() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let ns = Netns::new("refused");
+    ns.ip(&["route", "add", "prohibit", "10.250.0.0/16"]).ok();
+    let d = Daemon::start(&ns, &under_test(), &unique_ifname());
+    let (k, peer) = (Keys::generate(), Keys::generate());
+    let conf = format!(
+        "[Interface]\nPrivateKey = {}\n\n[Peer]\nPublicKey = {}\nAllowedIPs = 10.77.0.2/32\n\
+         Endpoint = 10.250.0.1:51820\nPersistentKeepalive = 1\n",
+        k.private, peer.public
+    );
+    ns.wg_setconf(&d.ifname, &conf).ok();
+    let logged = wait_until(Duration::from_secs(8), || {
+        d.log_tail(200)
+            .contains("Failed to send handshake initiation")
+    });
+    assert!(
+        logged,
+        "no error for the refused send; log:\n{}",
+        d.log_tail(40)
+    );
+    let line = d
+        .log_tail(200)
+        .lines()
+        .find(|l| l.contains("Failed to send handshake initiation"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("ERROR"), "not at error level: {line}");
+    let transfer = ns.wg(&["show", &d.ifname, "transfer"]).ok().stdout;
+    assert_eq!(
+        transfer.trim(),
+        format!("{}\t0\t0", peer.public),
+        "{transfer}"
+    );
+}

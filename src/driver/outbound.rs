@@ -12,9 +12,9 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::shared::{Shared, StopReason};
+use super::shared::{log_send_failure, Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
-use crate::platform::{Bind, Outgoing};
+use crate::platform::Outgoing;
 use crate::proto::constants::{AEAD_TAG_SIZE, MAX_CONTENT_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::device::{Output, SendTicket};
 use crate::proto::messages::padded_len;
@@ -27,6 +27,8 @@ struct Sealed {
     ticket: SendTicket,
     range: Range<usize>,
     is_data: bool,
+    /// The kernel took it (set by `send_batch`).
+    sent: bool,
 }
 
 /// One packet read into the arena: the datagram it becomes spans `start..end`, the packet
@@ -252,6 +254,7 @@ fn seal_batch(s: &mut Scratch) {
             ticket,
             range: slot.start..slot.start + total,
             is_data: slot.len > 0,
+            sent: false,
         });
     }
     seal_run(&mut s.sealed, &mut run[..k]);
@@ -291,19 +294,15 @@ fn seal_run(sealed: &mut Vec<Sealed>, run: &mut [(u64, &mut [u8])]) {
     });
 }
 
-/// GSO sends handed to the socket per call at most (a batch has a handful).
-const SENDS: usize = 32;
-
 /// Send the arena: runs of equal-size datagrams to one destination go out as one GSO send.
-fn send_batch(sh: &Shared, s: &Scratch) {
-    let Some(first) = s.sealed.first() else {
+/// Each run is handed over on its own, so a refused one (an unreachable endpoint) is known and
+/// neither counted nor mistaken for the others (the socket sends one run per syscall anyway).
+fn send_batch(sh: &Shared, s: &mut Scratch) {
+    if s.sealed.is_empty() {
         return;
-    };
+    }
     let bind = sh.bind();
     let max = bind.max_gso_segments().max(1);
-    // On the stack: no allocation per batch; more runs than this go in several calls.
-    let mut out = [Outgoing::one(first.ticket.to, &[]); SENDS];
-    let mut k = 0;
     let mut i = 0;
     while let Some(first) = s.sealed.get(i) {
         let (dst, size) = (first.ticket.to, first.range.len());
@@ -320,23 +319,15 @@ fn send_batch(sh: &Shared, s: &Scratch) {
                 break; // a shorter datagram may only end a GSO run
             }
         }
-        if k == out.len() {
-            flush(&*bind, &out[..k]);
-            k = 0;
+        let datagrams = &s.arena.data[first.range.start..end];
+        let out = outgoing(dst, datagrams, size, count);
+        match bind.send_batch(&[out]) {
+            Ok(_) => s.sealed[i..i + count]
+                .iter_mut()
+                .for_each(|e| e.sent = true),
+            Err(e) => log_send_failure(Some(&first.ticket.link), datagrams, &e),
         }
-        out[k] = outgoing(dst, &s.arena.data[first.range.start..end], size, count);
-        k += 1;
         i += count;
-    }
-    flush(&*bind, &out[..k]);
-}
-
-fn flush(bind: &dyn Bind, out: &[Outgoing<'_>]) {
-    if out.is_empty() {
-        return;
-    }
-    if let Err(e) = bind.send_batch(out) {
-        tracing::debug!("UDP send: {e}");
     }
 }
 
@@ -358,7 +349,10 @@ fn account_batch(sh: &Shared, s: &mut Scratch) {
     let mut dev = sh.device();
     for sealed in &s.sealed {
         let t = &sealed.ticket;
-        dev.note_sent(t.peer, &t.keypair, sealed.range.len(), sealed.is_data, now);
+        if sealed.sent {
+            t.link.add_tx(sealed.range.len());
+        }
+        dev.note_sent(t.peer, &t.keypair, sealed.is_data, now);
     }
     sh.take_outputs(&mut dev, &mut s.outputs);
 }
@@ -395,6 +389,10 @@ pub(super) mod test_access {
                 keypair: Arc::clone(&p.keypair),
                 counter: p.counter,
                 to: SocketAddr::from(([192, 0, 2, 1], 51820)),
+                link: Arc::new(crate::proto::link::Link::new(
+                    p.peer,
+                    &crate::proto::keys::PublicKey([7; 32]),
+                )),
             };
             s.tickets.push((i, ticket));
         }

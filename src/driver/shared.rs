@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::clock::Clock;
 use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
 use crate::proto::device::{Device, Output};
+use crate::proto::link::Link;
 
 /// Why the daemon stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,23 @@ pub struct Shared {
     bind_factory: BindFactory,
     /// Wakes the I/O thread to re-check what it waits on (see `io`); None if no pipe was left.
     bell: Option<crate::platform::Doorbell>,
+}
+
+/// A datagram the kernel refused: logged at error level, as wireguard-go logs failed sends.
+pub fn log_send_failure(link: Option<&Link>, datagram: &[u8], e: &std::io::Error) {
+    if crate::platform::tun::is_shutdown(e) {
+        return;
+    }
+    let what = match datagram.first() {
+        Some(1) => "handshake initiation",
+        Some(2) => "handshake response",
+        Some(3) => "cookie reply",
+        _ => "data packets",
+    };
+    match link {
+        Some(l) => tracing::error!("{l} - Failed to send {what}: {e}"),
+        None => tracing::error!("Failed to send {what}: {e}"),
+    }
 }
 
 /// Opens the UDP endpoint for a listen port (0 = any free port).
@@ -175,9 +193,14 @@ impl Shared {
         let mut tun_packets = Vec::new();
         for o in outputs.drain(..) {
             match o {
-                Output::Transmit { to, bytes } => {
-                    if let Err(e) = bind.send_batch(&[Outgoing::one(to, &bytes)]) {
-                        tracing::debug!("send to {to}: {e}");
+                Output::Transmit { to, bytes, link } => {
+                    match bind.send_batch(&[Outgoing::one(to, &bytes)]) {
+                        Ok(_) => {
+                            if let Some(l) = &link {
+                                l.add_tx(bytes.len());
+                            }
+                        }
+                        Err(e) => log_send_failure(link.as_deref(), &bytes, &e),
                     }
                 }
                 Output::TunWrite(p) => tun_packets.push(PacketBuf::from_packet(

@@ -10,6 +10,7 @@ pub mod index;
 pub mod keypair;
 pub mod keys;
 pub mod limiter;
+pub mod link;
 pub mod messages;
 pub mod peer;
 pub mod replay;

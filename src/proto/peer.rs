@@ -2,12 +2,14 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cookie::CookieGenerator;
 use super::handshake::{Handshake, RemoteIdentity};
 use super::keypair::Keypairs;
 use super::keys::PublicKey;
+use super::link::Link;
 use super::timers::Timers;
 
 /// Packets held per peer while a handshake is in flight (kernel MAX_STAGED_PACKETS).
@@ -40,10 +42,8 @@ pub struct Peer {
     pub last_sent_handshake: Option<Duration>,
     /// Wall-clock time of the last completed handshake (Unix time).
     pub last_handshake_wall: Option<Duration>,
-    /// Bytes received (whole datagrams, as wireguard-go counts).
-    pub rx_bytes: u64,
-    /// Bytes sent (whole datagrams).
-    pub tx_bytes: u64,
+    /// Traffic counters, shared with the threads that move the bytes.
+    pub link: Arc<Link>,
     /// Initiator already rekeyed on receive near REJECT_AFTER_TIME.
     pub sent_lastminute_handshake: bool,
     /// The deadline the device's timer heap holds for this peer (at or before its earliest
@@ -55,6 +55,7 @@ impl Peer {
     /// A new peer with no endpoint and no session.
     pub fn new(id: PeerId, remote: RemoteIdentity) -> Self {
         let cookie = CookieGenerator::new(remote.public());
+        let link = Arc::new(Link::new(id, remote.public()));
         Self {
             id,
             remote,
@@ -66,11 +67,20 @@ impl Peer {
             staged: VecDeque::new(),
             last_sent_handshake: None,
             last_handshake_wall: None,
-            rx_bytes: 0,
-            tx_bytes: 0,
+            link,
             sent_lastminute_handshake: false,
             scheduled: None,
         }
+    }
+
+    /// Bytes received (whole datagrams, as wireguard-go counts).
+    pub fn rx_bytes(&self) -> u64 {
+        self.link.rx_bytes()
+    }
+
+    /// Bytes sent (whole datagrams the kernel accepted).
+    pub fn tx_bytes(&self) -> u64 {
+        self.link.tx_bytes()
     }
 
     /// The peer's public key.

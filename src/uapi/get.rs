@@ -58,8 +58,8 @@ impl<'a> DeviceView<'a> {
                 preshared_key: p.remote.psk(),
                 endpoint: p.endpoint,
                 last_handshake: p.last_handshake_wall,
-                tx_bytes: p.tx_bytes,
-                rx_bytes: p.rx_bytes,
+                tx_bytes: p.tx_bytes(),
+                rx_bytes: p.rx_bytes(),
                 persistent_keepalive_interval: p.timers.persistent_keepalive_interval,
                 allowed_ips: dev.allowed_ips_of(p.id),
             })

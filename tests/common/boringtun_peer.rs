@@ -157,7 +157,11 @@ impl Link {
         let outs: Vec<Output> = self.dev.drain_outputs().collect();
         for o in outs {
             match o {
-                Output::Transmit { to, bytes } => {
+                Output::Transmit { to, bytes, link } => {
+                    // The wire takes every datagram: count it as the driver does.
+                    if let Some(l) = &link {
+                        l.add_tx(bytes.len());
+                    }
                     assert_eq!(to, BT_SOCK, "wgrs sends to boringtun's endpoint");
                     self.put(Dir::ToBt, bytes);
                 }

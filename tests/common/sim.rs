@@ -149,7 +149,11 @@ impl Net {
             let outs: Vec<Output> = n.dev.drain_outputs().collect();
             for o in outs {
                 match o {
-                    Output::Transmit { to, bytes } => {
+                    Output::Transmit { to, bytes, link } => {
+                        // The wire takes every datagram: count it as the driver does.
+                        if let Some(l) = &link {
+                            l.add_tx(bytes.len());
+                        }
                         let w = Wire {
                             from: n.addr,
                             to,

@@ -90,6 +90,7 @@ impl Device {
                 self.outbox.push_back(super::Output::Transmit {
                     to: from,
                     bytes: reply.to_vec(),
+                    link: None,
                 });
             }
             return Err(HandshakeDrop::CookieSent);
@@ -125,7 +126,7 @@ impl Device {
             self.indices.remove(old);
         }
         p.endpoint = Some(from);
-        p.rx_bytes += len as u64;
+        p.link.add_rx(len);
         p.timers.on_any_authenticated_packet_received();
         p.timers.on_any_authenticated_packet_traversal(now.mono);
         self.send_response(id, now);
@@ -196,7 +197,7 @@ impl Device {
             self.indices.remove(retired);
         }
         p.endpoint = Some(from);
-        p.rx_bytes += len as u64;
+        p.link.add_rx(len);
         p.last_handshake_wall = Some(now.wall);
         p.sent_lastminute_handshake = false;
         p.timers.on_any_authenticated_packet_received();

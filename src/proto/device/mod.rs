@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use rand_core::CryptoRngCore;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::allowedips::AllowedIps;
@@ -21,6 +22,7 @@ use super::handshake::{RemoteIdentity, StaticIdentity};
 use super::index::IndexTable;
 use super::keys::{PresharedKey, PrivateKey, PublicKey};
 use super::limiter::RateLimiter;
+use super::link::Link;
 use super::peer::{Peer, PeerId};
 use super::time::Now;
 
@@ -41,6 +43,9 @@ pub enum Output {
         to: SocketAddr,
         /// Datagram bytes.
         bytes: Vec<u8>,
+        /// The peer whose `tx_bytes` count it once the kernel takes it (none for cookie
+        /// replies, which belong to no peer).
+        link: Option<Arc<Link>>,
     },
     /// Write a decrypted IP packet to the TUN device.
     TunWrite(Vec<u8>),
@@ -348,8 +353,8 @@ impl Device {
             return;
         };
         let Some(to) = p.endpoint else { return };
-        p.tx_bytes += bytes.len() as u64;
-        self.outbox.push_back(Output::Transmit { to, bytes });
+        let link = Some(Arc::clone(&p.link));
+        self.outbox.push_back(Output::Transmit { to, bytes, link });
     }
 }
 

@@ -152,7 +152,7 @@ impl Device {
             self.indices.remove(i);
         }
         p.endpoint = Some(from);
-        p.rx_bytes += wire_len as u64;
+        p.link.add_rx(wire_len);
         p.timers.on_any_authenticated_packet_received();
         p.timers.on_any_authenticated_packet_traversal(now.mono);
         if confirmed {

@@ -5,6 +5,7 @@ use super::{Device, Output};
 use crate::proto::allowedips::packet_dst;
 use crate::proto::constants::{AEAD_TAG_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
 use crate::proto::keypair::Keypair;
+use crate::proto::link::Link;
 use crate::proto::messages::padded_len;
 use crate::proto::peer::PeerId;
 use crate::proto::time::Now;
@@ -22,6 +23,8 @@ pub struct SendTicket {
     pub counter: u64,
     /// Where the datagram goes.
     pub to: std::net::SocketAddr,
+    /// The peer's counters.
+    pub link: Arc<Link>,
 }
 
 impl SendTicket {
@@ -76,24 +79,17 @@ impl Device {
             keypair: Arc::clone(kp),
             counter,
             to,
+            link: Arc::clone(&p.link),
         })
     }
 
-    /// Account for a sealed datagram of `len` bytes (`is_data` false for a keepalive): timers,
-    /// counters and the rekey check of §6.2.
-    pub fn note_sent(
-        &mut self,
-        id: PeerId,
-        keypair: &Keypair,
-        len: usize,
-        is_data: bool,
-        now: Now,
-    ) {
+    /// Account for a sealed datagram that was sent (`is_data` false for a keepalive): timers
+    /// and the rekey check of §6.2. Its bytes are counted by whoever sent it.
+    pub fn note_sent(&mut self, id: PeerId, keypair: &Keypair, is_data: bool, now: Now) {
         let jitter = self.jitter();
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.tx_bytes += len as u64;
         p.timers.on_any_authenticated_packet_traversal(now.mono);
         p.timers.on_any_authenticated_packet_sent();
         if is_data {
@@ -125,12 +121,12 @@ impl Device {
             let Some(bytes) = ticket.seal_into(&packet, mtu) else {
                 continue;
             };
-            let len = bytes.len();
             self.outbox.push_back(Output::Transmit {
                 to: ticket.to,
                 bytes,
+                link: Some(Arc::clone(&ticket.link)),
             });
-            self.note_sent(id, &ticket.keypair, len, !packet.is_empty(), now);
+            self.note_sent(id, &ticket.keypair, !packet.is_empty(), now);
         }
     }
 
