@@ -36,11 +36,11 @@ fn snapshot(d: &Device) -> Vec<PeerSnapshot> {
                 format!("{:?}", p.handshake.state()),
                 p.handshake.local_index(),
                 kps,
-                p.endpoint,
+                p.endpoint(),
                 p.rx_bytes(),
                 p.tx_bytes(),
                 p.last_handshake_wall,
-                p.staged.len(),
+                p.link.staged_len(),
             )
         })
         .collect()

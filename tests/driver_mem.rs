@@ -44,7 +44,7 @@ fn node(net: &MemNetwork, ip: [u8; 4], dir: &std::path::Path, name: &str, seed: 
     let factory: driver::shared::BindFactory =
         Box::new(move |port| Ok(Arc::new(n2.bind(&[ip], port)?) as Arc<dyn Bind>));
     let dev = Device::new(Box::new(StdRng::seed_from_u64(seed)));
-    let sh = Arc::new(Shared::new(dev, Arc::new(tun), Arc::new(bind), factory));
+    let sh = Shared::new(dev, Arc::new(tun), Arc::new(bind), factory);
     let sock = dir.join(format!("{name}.sock"));
     driver::start(&sh, UnixListener::bind(&sock).unwrap()).unwrap();
     Node {

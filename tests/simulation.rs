@@ -176,7 +176,7 @@ fn handshake_retries_with_jitter_then_gives_up() {
         "gave up only after REKEY_ATTEMPT_TIME"
     );
     assert!(
-        net.nodes[a].dev.peers().next().unwrap().staged.is_empty(),
+        net.nodes[a].dev.peers().next().unwrap().link.staged_len() == 0,
         "staged packets dropped on give-up"
     );
 }
@@ -240,7 +240,7 @@ fn endpoint_follows_newest_authenticated_packet() {
     let (mut net, a, b) = pair();
     net.send(a, &a_to_b(b"x"));
     let a_old = net.nodes[a].addr;
-    let peer_of_a = |net: &Net| net.nodes[b].dev.peers().next().unwrap().endpoint;
+    let peer_of_a = |net: &Net| net.nodes[b].dev.peers().next().unwrap().endpoint();
     assert_eq!(
         peer_of_a(&net),
         Some(a_old),

@@ -3,13 +3,15 @@
 //! counter; a forged message dropped without disturbing the others in its run.
 
 use crate::proto::handshake::SessionKeys;
-use crate::proto::keypair::Keypair;
+use crate::proto::keypair::{Keypair, Session};
+use crate::proto::keys::PublicKey;
+use crate::proto::link::Link;
 use crate::proto::peer::PeerId;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A keypair that opens what it seals (the same key both ways).
-fn keypair(byte: u8) -> Arc<Keypair> {
+/// A session whose keypair opens what it seals (the same key both ways).
+fn keypair(byte: u8) -> Arc<Session> {
     let keys = SessionKeys {
         send: [byte; 32],
         recv: [byte; 32],
@@ -17,7 +19,8 @@ fn keypair(byte: u8) -> Arc<Keypair> {
         remote_index: u32::from(byte),
         is_initiator: true,
     };
-    Arc::new(Keypair::new(&keys, Duration::ZERO))
+    let link = Arc::new(Link::new(PeerId(u32::from(byte)), &PublicKey([byte; 32])));
+    Arc::new(Session::new(Keypair::new(&keys, Duration::ZERO), link))
 }
 
 /// Plaintext number `i`: 1408 bytes (no padding at MTU 1420), or `len` if given.
@@ -46,7 +49,6 @@ mod outbound {
                 plain: plain(i, if i == 39 { 300 } else { 1408 }),
                 keypair: Arc::clone(&keys[key_of(i)]),
                 counter: 1000 + i as u64,
-                peer: PeerId(key_of(i) as u32),
             })
             .collect();
         let datagrams = seal_arena(&packets);

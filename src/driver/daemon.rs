@@ -185,7 +185,7 @@ fn serve(tun: OsTun, listener: UnixListener) -> ExitCode {
     device.set_mtu(mtu as usize);
     let factory: super::shared::BindFactory =
         Box::new(|port| Ok(Arc::new(OsBind::bind(port)?) as Arc<dyn Bind>));
-    let sh = Arc::new(Shared::new(device, Arc::new(tun), bind, factory));
+    let sh = Shared::new(device, Arc::new(tun), bind, factory);
     if let Err(e) = super::start(&sh, listener) {
         report_ready(Err(&format!("Failed to start threads: {e}")));
         return ExitCode::FAILURE;

@@ -1,7 +1,7 @@
 //! Inbound data path: UDP batches (GRO super-buffers split into datagrams) → handshake
-//! messages to the handshake worker; transport messages matched to keypairs under the device
-//! lock, opened in place outside it, checked (replay, AllowedIPs) under it, then written to
-//! the TUN as one batch.
+//! messages to the handshake worker; transport messages matched to sessions through the
+//! published index map, opened in place, checked (replay, AllowedIPs), then written to the TUN
+//! as one batch. No device lock anywhere (docs/ARCHITECTURE.md).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -18,9 +18,10 @@ use crate::proto::constants::{
     MESSAGE_INITIATION_SIZE, MESSAGE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT,
     MESSAGE_TRANSPORT_HEADER_SIZE,
 };
-use crate::proto::device::{Output, ReceiveTicket, Received};
-use crate::proto::keypair::Keypair;
+use crate::proto::device::Received;
+use crate::proto::keypair::Session;
 use crate::proto::messages::{parse, Message};
+use crate::proto::plane::ReceiveTicket;
 
 /// Receive buffers per batch.
 pub const BATCH: usize = 32;
@@ -81,7 +82,6 @@ struct Scratch {
     transport: Vec<Loc>,
     tickets: Vec<Option<ReceiveTicket>>,
     deliver: Vec<PacketRef>,
-    outputs: Vec<Output>,
 }
 
 /// The inbound direction's state (one thread runs it at a time).
@@ -102,7 +102,6 @@ impl Inbound {
                 transport: Vec::with_capacity(MAX_DATAGRAMS),
                 tickets: Vec::with_capacity(MAX_DATAGRAMS),
                 deliver: Vec::with_capacity(MAX_DATAGRAMS),
-                outputs: Vec::new(),
             },
             handshakes,
         }
@@ -136,7 +135,6 @@ impl Inbound {
                 break;
             }
         }
-        sh.carry_out(&mut s.outputs);
         handled
     }
 }
@@ -205,21 +203,20 @@ fn classify(
     false
 }
 
-/// Under the device lock: find each transport message's keypair.
+/// Find each transport message's session.
 fn match_keypairs(sh: &Shared, s: &mut Scratch) {
     s.tickets.clear();
     if s.transport.is_empty() {
         return;
     }
-    let now = sh.clock.now();
-    let dev = sh.device();
+    let now = sh.clock.now().mono;
     for loc in &s.transport {
         let bytes = s
             .bufs
             .get(loc.buf)
             .and_then(|b| b.packet().get(loc.start..loc.start + loc.len));
         let ticket = match bytes.map(parse) {
-            Some(Ok(Message::Transport(h, _))) => dev.prepare_receive(h, now).ok(),
+            Some(Ok(Message::Transport(h, _))) => sh.plane.prepare_receive(h, now).ok(),
             _ => None,
         };
         s.tickets.push(ticket);
@@ -235,15 +232,15 @@ fn open_all(s: &mut Scratch) {
     let mut carver = Carver::new(&mut s.bufs);
     let mut run: [(u64, &mut [u8]); RUN] = Default::default();
     let mut which = [0usize; RUN];
-    let mut key: Option<Arc<Keypair>> = None;
+    let mut key: Option<Arc<Session>> = None;
     let mut k = 0;
     for (i, loc) in s.transport.iter().enumerate() {
         let Some(t) = s.tickets.get(i).and_then(Option::as_ref) else {
             continue;
         };
         let counter = t.counter;
-        let same_key = key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &t.keypair));
-        let fresh = (!same_key).then(|| Arc::clone(&t.keypair));
+        let same_key = key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &t.session));
+        let fresh = (!same_key).then(|| Arc::clone(&t.session));
         if k == RUN || (k > 0 && !same_key) {
             finish_run(key.as_deref(), &mut run[..k], &which[..k], &mut s.tickets);
             k = 0;
@@ -278,7 +275,7 @@ fn open_all(s: &mut Scratch) {
 
 /// Open a run under `key`; clear the ticket (`tickets[which[j]]`) of each that fails.
 fn finish_run(
-    key: Option<&Keypair>,
+    key: Option<&Session>,
     run: &mut [(u64, &mut [u8])],
     which: &[usize],
     tickets: &mut [Option<ReceiveTicket>],
@@ -286,7 +283,7 @@ fn finish_run(
     let Some(key) = key else { return };
     let mut ok = [false; RUN];
     let ok = &mut ok[..run.len()];
-    key.open_many(run, ok);
+    key.keypair.open_many(run, ok);
     for (&i, &good) in which.iter().zip(ok.iter()) {
         if !good {
             if let Some(t) = tickets.get_mut(i) {
@@ -337,14 +334,14 @@ impl<'a> Carver<'a> {
     }
 }
 
-/// Under the device lock: replay window, session confirmation, timers, roaming, AllowedIPs.
+/// Replay window, session confirmation, timers, roaming, AllowedIPs.
 fn complete_all(sh: &Shared, s: &mut Scratch) {
     s.deliver.clear();
     if s.tickets.iter().all(Option::is_none) {
         return;
     }
-    let now = sh.clock.now();
-    let mut dev = sh.device();
+    let now = sh.clock.now().mono;
+    let view = sh.plane.view();
     for (loc, ticket) in s.transport.iter().zip(&s.tickets) {
         let Some(t) = ticket else { continue };
         let start = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE;
@@ -356,7 +353,10 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
             continue;
         };
         let wire_len = MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + AEAD_TAG_SIZE;
-        match dev.complete_receive(t, loc.src, plain, wire_len, now) {
+        match sh
+            .plane
+            .complete_receive(&view, t, loc.src, plain, wire_len, now)
+        {
             Ok(Received::Packet(len)) => s.deliver.push(PacketRef {
                 buf: loc.buf,
                 start: s.bufs.get(loc.buf).map_or(0, PacketBuf::headroom) + start,
@@ -366,7 +366,6 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
             Err(e) => tracing::trace!("dropped transport packet from {}: {e:?}", loc.src),
         }
     }
-    sh.take_outputs(&mut dev, &mut s.outputs);
 }
 
 /// Write the delivered packets to the TUN from where they were decrypted.
@@ -383,14 +382,13 @@ fn write_tun(sh: &Shared, s: &mut Scratch) {
 #[cfg(test)]
 pub(super) mod test_access {
     use super::*;
-    use crate::proto::peer::PeerId;
 
     /// A received datagram: which buffer it arrived in, its bytes, and the keypair
     /// `match_keypairs` found for it (if any).
     pub struct Message {
         pub buf: usize,
         pub bytes: Vec<u8>,
-        pub keypair: Option<Arc<Keypair>>,
+        pub keypair: Option<Arc<Session>>,
         pub counter: u64,
     }
 
@@ -405,7 +403,6 @@ pub(super) mod test_access {
             transport: Vec::new(),
             tickets: Vec::new(),
             deliver: Vec::new(),
-            outputs: Vec::new(),
         };
         for m in messages {
             let c: &mut Vec<u8> = &mut contents[m.buf];
@@ -416,8 +413,7 @@ pub(super) mod test_access {
                 src: SocketAddr::from(([192, 0, 2, 9], 1)),
             });
             s.tickets.push(m.keypair.as_ref().map(|k| ReceiveTicket {
-                peer: PeerId(0),
-                keypair: Arc::clone(k),
+                session: Arc::clone(k),
                 counter: m.counter,
             }));
             c.extend_from_slice(&m.bytes);

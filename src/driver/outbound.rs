@@ -1,6 +1,6 @@
-//! Outbound data path: TUN reads straight into one arena → route and reserve nonces under the
-//! device lock → seal in place outside it → UDP send, coalescing equal-size datagrams to one
-//! peer for GSO.
+//! Outbound data path: TUN reads straight into one arena → route by the published AllowedIPs
+//! and reserve nonces on the peers' sessions → seal in place → UDP send, coalescing equal-size
+//! datagrams to one peer for GSO. No device lock anywhere (docs/ARCHITECTURE.md).
 //!
 //! The arena is the only copy of a packet in user space: the TUN read (or the split of a TSO
 //! super-packet) writes each packet behind 16 bytes of room for the transport header, with
@@ -16,8 +16,8 @@ use super::shared::{log_send_failure, Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
 use crate::platform::Outgoing;
 use crate::proto::constants::{AEAD_TAG_SIZE, MAX_CONTENT_SIZE, MESSAGE_TRANSPORT_HEADER_SIZE};
-use crate::proto::device::{Output, SendTicket};
 use crate::proto::messages::padded_len;
+use crate::proto::plane::SendTicket;
 
 /// Packets read from the TUN per batch.
 pub const BATCH: usize = 256;
@@ -113,7 +113,6 @@ struct Scratch {
     arena: Arena,
     tickets: Vec<(usize, SendTicket)>,
     sealed: Vec<Sealed>,
-    outputs: Vec<Output>,
 }
 
 /// The outbound direction's state (one thread runs it at a time).
@@ -133,7 +132,6 @@ impl Outbound {
             arena: Arena::new(current_mtu(sh)),
             tickets: Vec::with_capacity(BATCH),
             sealed: Vec::with_capacity(BATCH),
-            outputs: Vec::new(),
         };
         Self {
             s,
@@ -162,7 +160,6 @@ impl Outbound {
         seal_batch(s);
         send_batch(sh, s);
         account_batch(sh, s);
-        sh.carry_out(&mut s.outputs);
         // The MTU changes rarely (wg-quick sets it once after start): re-read it at most once
         // a second, after a batch, rather than paying a socket and an ioctl per batch.
         if self.mtu_read.elapsed() >= MTU_RECHECK {
@@ -189,22 +186,21 @@ fn current_mtu(sh: &Shared) -> usize {
         .unwrap_or(crate::proto::constants::DEFAULT_MTU)
 }
 
-/// Under the device lock: reserve a nonce per packet, or stage it behind a handshake.
+/// Reserve a nonce per packet on its peer's session, or stage it behind a handshake.
 fn route_batch(sh: &Shared, s: &mut Scratch) {
-    let now = sh.clock.now();
+    let now = sh.clock.now().mono;
     s.tickets.clear();
-    let mut dev = sh.device();
+    let view = sh.plane.view();
     for (i, slot) in s.arena.slots.iter().enumerate() {
         let packet = s.arena.packet(slot);
-        let Some(peer) = dev.route(packet) else {
+        let Some(link) = view.route(packet) else {
             continue;
         };
-        match dev.prepare_send(peer, now) {
+        match sh.plane.prepare_send(link, now) {
             Some(t) => s.tickets.push((i, t)),
-            None => dev.handle_tun_packet(packet, now),
+            None => sh.plane.stage(link, packet.to_vec()),
         }
     }
-    sh.take_outputs(&mut dev, &mut s.outputs);
 }
 
 /// Packets handed to the cipher per call at most: runs of equal-size packets under one key
@@ -229,7 +225,7 @@ fn seal_batch(s: &mut Scratch) {
         let same_key = s
             .sealed
             .last()
-            .is_some_and(|last| Arc::ptr_eq(&last.ticket.keypair, &ticket.keypair));
+            .is_some_and(|last| Arc::ptr_eq(&last.ticket.session, &ticket.session));
         if k == RUN || (k > 0 && !same_key) {
             seal_run(&mut s.sealed, &mut run[..k]);
             k = 0;
@@ -242,7 +238,11 @@ fn seal_batch(s: &mut Scratch) {
             continue;
         };
         cut = slot.end;
-        let Ok(total) = ticket.keypair.frame(ticket.counter, dst, slot.len, mtu) else {
+        let Ok(total) = ticket
+            .session
+            .keypair
+            .frame(ticket.counter, dst, slot.len, mtu)
+        else {
             continue;
         };
         let Some(body) = dst.get_mut(HEADER..total) else {
@@ -277,12 +277,12 @@ fn seal_run(sealed: &mut Vec<Sealed>, run: &mut [(u64, &mut [u8])]) {
     let Some(first) = sealed.len().checked_sub(run.len()) else {
         return;
     };
-    let Some(keypair) = sealed.get(first).map(|e| Arc::clone(&e.ticket.keypair)) else {
+    let Some(session) = sealed.get(first).map(|e| Arc::clone(&e.ticket.session)) else {
         return;
     };
     let mut ok = [false; RUN];
     let ok = &mut ok[..run.len()];
-    keypair.seal_bodies(run, ok);
+    session.keypair.seal_bodies(run, ok);
     if ok.iter().all(|&o| o) {
         return;
     }
@@ -325,7 +325,7 @@ fn send_batch(sh: &Shared, s: &mut Scratch) {
             Ok(_) => s.sealed[i..i + count]
                 .iter_mut()
                 .for_each(|e| e.sent = true),
-            Err(e) => log_send_failure(Some(&first.ticket.link), datagrams, &e),
+            Err(e) => log_send_failure(Some(&first.ticket.session.link), datagrams, &e),
         }
         i += count;
     }
@@ -340,36 +340,29 @@ fn outgoing(dst: SocketAddr, contents: &[u8], size: usize, count: usize) -> Outg
     }
 }
 
-/// Under the device lock: timers, counters and rekey checks for what was sent.
-fn account_batch(sh: &Shared, s: &mut Scratch) {
-    if s.sealed.is_empty() {
-        return;
-    }
-    let now = sh.clock.now();
-    let mut dev = sh.device();
+/// Counters, timer stamps and rekey checks for what was sent.
+fn account_batch(sh: &Shared, s: &Scratch) {
+    let now = sh.clock.now().mono;
     for sealed in &s.sealed {
         let t = &sealed.ticket;
         if sealed.sent {
-            t.link.add_tx(sealed.range.len());
+            t.session.link.add_tx(sealed.range.len());
         }
-        dev.note_sent(t.peer, &t.keypair, sealed.is_data, now);
+        sh.plane.note_sent(t, sealed.is_data, now);
     }
-    sh.take_outputs(&mut dev, &mut s.outputs);
 }
 
 /// For `batch_tests`: drive `seal_batch` on an arena filled from plain packets.
 #[cfg(test)]
 pub(super) mod test_access {
     use super::*;
-    use crate::proto::keypair::Keypair;
-    use crate::proto::peer::PeerId;
+    use crate::proto::keypair::Session;
 
     /// A packet read from the TUN, and the ticket `route_batch` would have given it.
     pub struct Packet {
         pub plain: Vec<u8>,
-        pub keypair: Arc<Keypair>,
+        pub keypair: Arc<Session>,
         pub counter: u64,
-        pub peer: PeerId,
     }
 
     /// Read `packets` into a fresh arena, seal the batch, and return each sealed datagram.
@@ -378,21 +371,15 @@ pub(super) mod test_access {
             arena: Arena::new(1420),
             tickets: Vec::new(),
             sealed: Vec::new(),
-            outputs: Vec::new(),
         };
         for (i, p) in packets.iter().enumerate() {
             let room = s.arena.room().expect("arena has room");
             room[..p.plain.len()].copy_from_slice(&p.plain);
             s.arena.commit(p.plain.len());
             let ticket = SendTicket {
-                peer: p.peer,
-                keypair: Arc::clone(&p.keypair),
+                session: Arc::clone(&p.keypair),
                 counter: p.counter,
                 to: SocketAddr::from(([192, 0, 2, 1], 51820)),
-                link: Arc::new(crate::proto::link::Link::new(
-                    p.peer,
-                    &crate::proto::keys::PublicKey([7; 32]),
-                )),
             };
             s.tickets.push((i, ticket));
         }

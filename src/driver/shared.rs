@@ -1,5 +1,7 @@
-//! State the driver's threads share: the device behind its lock, the TUN and UDP endpoints,
-//! the timer signal and the shutdown signal. Device outputs are carried out here.
+//! State the driver's threads share: the control plane (the device) behind its lock, the data
+//! plane it publishes, the TUN and UDP endpoints, the control thread's wake-up and the
+//! shutdown signal. Device outputs are carried out here. Only control-plane threads (handshake
+//! worker, timer thread, UAPI) take the device lock; packet threads use `plane`.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -9,6 +11,7 @@ use super::clock::Clock;
 use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
 use crate::proto::device::{Device, Output};
 use crate::proto::link::Link;
+use crate::proto::plane::Plane;
 
 /// Why the daemon stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,18 +58,43 @@ impl Stop {
     }
 }
 
-/// Wakes the timer thread when an earlier deadline appears.
+/// What the timer thread sleeps on.
+#[derive(Default)]
+pub struct TimerState {
+    /// The deadline it sleeps towards (`None` = forever).
+    pub target: Option<Duration>,
+    /// The data plane queued requests since the timer thread last looked.
+    pub kicked: bool,
+}
+
+/// Wakes the timer thread when an earlier deadline appears or the data plane asks for
+/// something.
 #[derive(Default)]
 pub struct TimerSignal {
-    /// The deadline the timer thread sleeps towards (`None` = forever).
-    pub target: Mutex<Option<Duration>>,
-    /// Notified when `target` should be recomputed.
+    /// Deadline and kick.
+    pub state: Mutex<TimerState>,
+    /// Notified when `state` changed.
     pub cv: Condvar,
+}
+
+impl TimerSignal {
+    /// Lock the state.
+    pub fn lock(&self) -> MutexGuard<'_, TimerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The data plane queued a request: wake the timer thread to carry it out.
+    pub fn kick(&self) {
+        self.lock().kicked = true;
+        self.cv.notify_one();
+    }
 }
 
 /// Everything the threads share.
 pub struct Shared {
     device: Mutex<Device>,
+    /// What the packet threads read (published by the device).
+    pub plane: Arc<Plane>,
     /// The TUN device.
     pub tun: Arc<dyn Tun>,
     bind: RwLock<Arc<dyn Bind>>,
@@ -112,9 +140,11 @@ impl Shared {
         tun: Arc<dyn Tun>,
         bind: Arc<dyn Bind>,
         bind_factory: BindFactory,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        let plane = Arc::clone(device.plane());
+        let sh = Arc::new(Self {
             device: Mutex::new(device),
+            plane,
             tun,
             bind: RwLock::new(bind),
             clock: Clock::default(),
@@ -124,7 +154,14 @@ impl Shared {
             fwmark: std::sync::atomic::AtomicU32::new(0),
             bind_factory,
             bell: crate::platform::Doorbell::new().ok(),
-        }
+        });
+        let weak = Arc::downgrade(&sh);
+        sh.plane.set_waker(Box::new(move || {
+            if let Some(sh) = weak.upgrade() {
+                sh.timer.kick();
+            }
+        }));
+        sh
     }
 
     /// The I/O thread's doorbell.
@@ -167,19 +204,21 @@ impl Shared {
         }
     }
 
-    /// After a device call: take its outputs and wake the timer thread if a deadline moved
-    /// earlier. Call with the device still locked; carry the outputs out after unlocking.
+    /// After a control-plane call: publish what changed to the data plane, take the device's
+    /// outputs and wake the timer thread if a deadline moved earlier. Call with the device
+    /// still locked; carry the outputs out after unlocking.
     pub fn take_outputs(&self, dev: &mut Device, out: &mut Vec<Output>) {
+        dev.publish();
         out.extend(dev.drain_outputs());
         let next = dev.poll_timeout();
-        let mut target = self.timer.target.lock().unwrap_or_else(|e| e.into_inner());
-        let earlier = match (next, *target) {
+        let mut state = self.timer.lock();
+        let earlier = match (next, state.target) {
             (Some(n), Some(t)) => n < t,
             (Some(_), None) => true,
             _ => false,
         };
         if earlier {
-            *target = next;
+            state.target = next;
             self.timer.cv.notify_one();
         }
     }

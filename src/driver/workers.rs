@@ -1,6 +1,7 @@
 //! The handshake worker (Noise steps are slow: they run off the data path, and the queue's
 //! length is the device's under-load signal) and the timer thread (sleeps until the next
-//! deadline; an idle device has none, so it never wakes).
+//! deadline or until the data plane asks for something; an idle device has neither, so it
+//! never wakes).
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -37,33 +38,37 @@ pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
     }
 }
 
-/// Fire device timers at their deadlines until the daemon stops.
+/// Fire device timers at their deadlines, and carry out what the data plane asks for, until
+/// the daemon stops.
 pub fn run_timers(sh: Arc<Shared>) {
     let mut outputs = Vec::new();
     while !sh.stop.requested() {
         let mut dev = sh.device();
         let now = sh.clock.now();
+        sh.timer.lock().kicked = false;
+        dev.poll_requests(now);
         if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
             dev.handle_timeout(now);
-            outputs.extend(dev.drain_outputs());
         }
+        dev.publish();
+        outputs.extend(dev.drain_outputs());
         let next = dev.poll_timeout();
         // Publish the target while still holding the device lock, so an earlier deadline set
         // by another thread right after is seen by `Shared::take_outputs` and wakes us.
-        let mut target = sh.timer.target.lock().unwrap_or_else(|e| e.into_inner());
-        *target = next;
+        let mut state = sh.timer.lock();
+        state.target = next;
         drop(dev);
-        if !outputs.is_empty() {
-            drop(target);
+        if !outputs.is_empty() || state.kicked {
+            drop(state);
             sh.carry_out(&mut outputs);
             continue;
         }
         match next {
-            None => drop(sh.timer.cv.wait(target)),
+            None => drop(sh.timer.cv.wait(state)),
             Some(t) => {
                 let wait = t.saturating_sub(sh.clock.now().mono);
                 if !wait.is_zero() {
-                    drop(sh.timer.cv.wait_timeout(target, wait));
+                    drop(sh.timer.cv.wait_timeout(state, wait));
                 }
             }
         }

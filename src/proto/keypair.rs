@@ -1,15 +1,17 @@
 //! Transport keypairs and their rotation through previous/current/next (whitepaper §5.4.6, §6.1).
 //!
 //! A [`Keypair`] is immutable apart from its atomic nonce counter, so sealing and opening need
-//! no lock: any thread holding an `Arc<Keypair>` can encrypt or decrypt.
+//! no lock: any thread holding it can encrypt or decrypt. A [`Session`] adds what the data
+//! plane checks and updates per packet (replay window, confirmation), shared through `Arc`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::constants::*;
 use super::crypto::{AeadError, TransportCipher, TransportKey};
 use super::handshake::SessionKeys;
+use super::link::Link;
 use super::messages::{padded_len, write_transport_header};
 use super::replay::ReplayWindow;
 
@@ -147,45 +149,102 @@ impl Keypair {
     }
 }
 
-/// A keypair in a peer's rotation, with its receive-side replay window.
-#[derive(Debug)]
-pub struct KeySlot {
-    /// The shared keypair.
-    pub keypair: Arc<Keypair>,
-    /// Counters seen on it.
-    pub replay: ReplayWindow,
+/// A keypair in a peer's rotation as both planes use it: the keys, the peer it belongs to, the
+/// receive-side replay window under a lock of its own, and the flags by which the data plane
+/// asks the control plane for something at most once per session.
+pub struct Session {
+    /// The keys, indices and send counter.
+    pub keypair: Keypair,
+    /// The peer.
+    pub link: Arc<Link>,
+    replay: Mutex<ReplayWindow>,
+    confirmed: AtomicBool,
+    rekey_asked: AtomicBool,
+    lastminute_asked: AtomicBool,
 }
 
-impl KeySlot {
-    fn new(keypair: Keypair) -> Self {
-        Self {
-            keypair: Arc::new(keypair),
-            replay: ReplayWindow::default(),
-        }
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("keypair", &self.keypair)
+            .field("peer", &self.link.name)
+            .finish_non_exhaustive()
     }
 }
 
-/// A peer's keypairs: the one in use, the one before it, and a responder's unconfirmed next.
+impl std::ops::Deref for Session {
+    type Target = Keypair;
+    fn deref(&self) -> &Keypair {
+        &self.keypair
+    }
+}
+
+impl Session {
+    /// A session of `link`'s. An initiator's is confirmed from the start (the response proved
+    /// the peer has the keys); a responder's once the first packet arrives on it.
+    pub fn new(keypair: Keypair, link: Arc<Link>) -> Self {
+        let confirmed = AtomicBool::new(keypair.is_initiator);
+        Self {
+            keypair,
+            link,
+            replay: Mutex::new(ReplayWindow::default()),
+            confirmed,
+            rekey_asked: AtomicBool::new(false),
+            lastminute_asked: AtomicBool::new(false),
+        }
+    }
+
+    /// Accept `counter` unless it was seen before or is too old (RFC 6479 window).
+    pub fn check_replay(&self, counter: u64) -> bool {
+        let mut w = self.replay.lock().unwrap_or_else(|e| e.into_inner());
+        w.check_and_update(counter)
+    }
+
+    /// True once a packet arrived on it (or we initiated it).
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed.load(Ordering::Acquire)
+    }
+
+    /// Mark it confirmed; true for the call that did so.
+    pub fn confirm(&self) -> bool {
+        !self.is_confirmed() && !self.confirmed.swap(true, Ordering::AcqRel)
+    }
+
+    /// True for the first call: the data plane asks for a rekey on send once per session.
+    pub fn ask_rekey(&self) -> bool {
+        once(&self.rekey_asked)
+    }
+
+    /// True for the first call: an initiator rekeys on receive near REJECT_AFTER_TIME once.
+    pub fn ask_lastminute(&self) -> bool {
+        once(&self.lastminute_asked)
+    }
+}
+
+fn once(flag: &AtomicBool) -> bool {
+    !flag.load(Ordering::Relaxed) && !flag.swap(true, Ordering::AcqRel)
+}
+
+/// A peer's sessions: the one in use, the one before it, and a responder's unconfirmed next.
 #[derive(Debug, Default)]
 pub struct Keypairs {
     /// Kept to decrypt packets still in flight after a rotation.
-    pub previous: Option<KeySlot>,
+    pub previous: Option<Arc<Session>>,
     /// Used for sending.
-    pub current: Option<KeySlot>,
-    /// Responder's new keypair, waiting for the initiator's first packet (key confirmation).
-    pub next: Option<KeySlot>,
+    pub current: Option<Arc<Session>>,
+    /// Responder's new session, waiting for the initiator's first packet (key confirmation).
+    pub next: Option<Arc<Session>>,
 }
 
 impl Keypairs {
     /// Install a new session (kernel `add_new_keypair`). Returns the local indices retired.
-    pub fn insert(&mut self, keypair: Keypair) -> Vec<u32> {
+    pub fn insert(&mut self, slot: Arc<Session>) -> Vec<u32> {
         let mut retired = Vec::new();
-        let mut retire = |s: Option<KeySlot>| {
+        let mut retire = |s: Option<Arc<Session>>| {
             if let Some(s) = s {
                 retired.push(s.keypair.local_index);
             }
         };
-        let slot = KeySlot::new(keypair);
         if slot.keypair.is_initiator {
             if let Some(next) = self.next.take() {
                 retire(self.previous.replace(next));
@@ -218,17 +277,9 @@ impl Keypairs {
         (true, retired)
     }
 
-    /// The slot holding `local_index`.
-    pub fn find_mut(&mut self, local_index: u32) -> Option<&mut KeySlot> {
-        [&mut self.current, &mut self.previous, &mut self.next]
-            .into_iter()
-            .flatten()
-            .find(|s| s.keypair.local_index == local_index)
-    }
-
-    /// The keypair to send on, if any.
-    pub fn current(&self) -> Option<&Arc<Keypair>> {
-        self.current.as_ref().map(|s| &s.keypair)
+    /// The session to send on, if any.
+    pub fn current(&self) -> Option<&Arc<Session>> {
+        self.current.as_ref()
     }
 
     /// Drop all keypairs; returns their local indices.
@@ -250,7 +301,15 @@ impl Keypairs {
 mod tests {
     use super::*;
 
-    fn kp(local: u32, initiator: bool) -> Keypair {
+    fn kp(local: u32, initiator: bool) -> Arc<Session> {
+        let link = Arc::new(Link::new(
+            crate::proto::peer::PeerId(0),
+            &crate::proto::keys::PublicKey([3; 32]),
+        ));
+        Arc::new(Session::new(raw(local, initiator), link))
+    }
+
+    fn raw(local: u32, initiator: bool) -> Keypair {
         let keys = SessionKeys {
             send: [1; 32],
             recv: [2; 32],
@@ -261,7 +320,7 @@ mod tests {
         Keypair::new(&keys, Duration::ZERO)
     }
 
-    fn idx(s: &Option<KeySlot>) -> Option<u32> {
+    fn idx(s: &Option<Arc<Session>>) -> Option<u32> {
         s.as_ref().map(|s| s.keypair.local_index)
     }
 

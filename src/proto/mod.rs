@@ -13,6 +13,7 @@ pub mod limiter;
 pub mod link;
 pub mod messages;
 pub mod peer;
+pub mod plane;
 pub mod replay;
 pub mod tai64n;
 pub mod time;

@@ -1,7 +1,6 @@
-//! One remote peer's protocol state: identity, handshake, keypairs, timers, cookie, endpoint.
+//! One remote peer's control-plane state: identity, handshake, sessions, timers, cookie; and
+//! its [`Link`], the part the data plane shares (endpoint, counters, staged packets).
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,21 +33,12 @@ pub struct Peer {
     pub timers: Timers,
     /// mac1/mac2 for messages we send to this peer, and the cookie it gave us.
     pub cookie: CookieGenerator,
-    /// Where to send; follows the newest authenticated packet (roaming).
-    pub endpoint: Option<SocketAddr>,
-    /// Packets waiting for a session (oldest first, bounded).
-    pub staged: VecDeque<Vec<u8>>,
     /// Monotonic time we last sent an initiation (rate-limits them to one per REKEY_TIMEOUT).
     pub last_sent_handshake: Option<Duration>,
     /// Wall-clock time of the last completed handshake (Unix time).
     pub last_handshake_wall: Option<Duration>,
-    /// Traffic counters, shared with the threads that move the bytes.
+    /// What the data plane shares of this peer.
     pub link: Arc<Link>,
-    /// Initiator already rekeyed on receive near REJECT_AFTER_TIME.
-    pub sent_lastminute_handshake: bool,
-    /// The deadline the device's timer heap holds for this peer (at or before its earliest
-    /// armed timer), if any.
-    pub scheduled: Option<Duration>,
 }
 
 impl Peer {
@@ -63,13 +53,9 @@ impl Peer {
             keypairs: Keypairs::default(),
             timers: Timers::default(),
             cookie,
-            endpoint: None,
-            staged: VecDeque::new(),
             last_sent_handshake: None,
             last_handshake_wall: None,
             link,
-            sent_lastminute_handshake: false,
-            scheduled: None,
         }
     }
 
@@ -83,16 +69,25 @@ impl Peer {
         self.link.tx_bytes()
     }
 
+    /// Where to send; follows the newest authenticated packet (roaming).
+    pub fn endpoint(&self) -> Option<std::net::SocketAddr> {
+        self.link.endpoint()
+    }
+
     /// The peer's public key.
     pub fn public_key(&self) -> &PublicKey {
         self.remote.public()
     }
 
-    /// Queue a packet for after the handshake, dropping the oldest when full.
-    pub fn stage(&mut self, packet: Vec<u8>) {
-        if self.staged.len() >= MAX_STAGED_PACKETS {
-            self.staged.pop_front();
-        }
-        self.staged.push_back(packet);
+    /// Publish the current session to the data plane (after any change of `keypairs`).
+    pub fn sync_current(&self) {
+        self.link.current.store(self.keypairs.current.clone());
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // A session refers to its link: the link must not keep the session alive in turn.
+        self.link.current.store(None);
     }
 }

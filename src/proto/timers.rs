@@ -1,11 +1,15 @@
-//! Per-peer timers as deadlines (whitepaper §6; hooks named as in the kernel's `timers.c`).
+//! Per-peer timers as deadlines (whitepaper §6; events named as in the kernel's `timers.c`).
 //!
-//! Hooks record what happened; [`Timers::next_deadline`] says when to wake and
-//! [`Timers::take_expired`] hands back the events that are due. Nothing ticks.
+//! The two timers only the control plane arms (handshake retransmission, key erasure) are
+//! deadlines held here. The three that traffic arms (keepalive after unanswered data, new
+//! handshake after unanswered data, persistent keepalive) are derived from the link's time
+//! stamps, which the packet threads write without any lock: [`Timers::next_deadline`] reads
+//! both and [`Timers::take_expired`] hands back the events that are due. Nothing ticks.
 
 use std::time::Duration;
 
 use super::constants::*;
+use super::link::Stamps;
 
 /// A timer that fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,56 +30,23 @@ pub enum TimerEvent {
 pub const MAX_TIMER_HANDSHAKES: u32 =
     (REKEY_ATTEMPT_TIME.as_secs() / REKEY_TIMEOUT.as_secs()) as u32;
 
-/// One peer's timer deadlines (monotonic) and counters.
+/// One peer's control-plane deadlines (monotonic) and counters.
 #[derive(Debug, Default, Clone)]
 pub struct Timers {
     retransmit_handshake: Option<Duration>,
-    send_keepalive: Option<Duration>,
-    new_handshake: Option<Duration>,
     zero_key_material: Option<Duration>,
-    persistent_keepalive: Option<Duration>,
+    /// When the persistent keepalive last fired (it counts from the later of this and the
+    /// last authenticated packet).
+    persistent_fired: Option<Duration>,
+    /// Jitter added to the new-handshake deadline, drawn again each time it fires.
+    pub new_handshake_jitter: Duration,
     /// Initiations sent since the last completed handshake (retries).
     pub handshake_attempts: u32,
-    need_another_keepalive: bool,
     /// Persistent keepalive interval in seconds (0 = off).
     pub persistent_keepalive_interval: u16,
 }
 
 impl Timers {
-    /// A data packet was sent: expect an answer within KEEPALIVE_TIMEOUT + REKEY_TIMEOUT.
-    pub fn on_data_sent(&mut self, now: Duration, jitter: Duration) {
-        if self.new_handshake.is_none() {
-            self.new_handshake = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + jitter);
-        }
-    }
-
-    /// A data packet was received: answer with a keepalive if we stay silent.
-    pub fn on_data_received(&mut self, now: Duration) {
-        if self.send_keepalive.is_none() {
-            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
-        } else {
-            self.need_another_keepalive = true;
-        }
-    }
-
-    /// Any authenticated packet (data, keepalive or handshake) was sent.
-    pub fn on_any_authenticated_packet_sent(&mut self) {
-        self.send_keepalive = None;
-    }
-
-    /// Any authenticated packet was received.
-    pub fn on_any_authenticated_packet_received(&mut self) {
-        self.new_handshake = None;
-    }
-
-    /// Any authenticated packet was sent or received.
-    pub fn on_any_authenticated_packet_traversal(&mut self, now: Duration) {
-        if self.persistent_keepalive_interval > 0 {
-            self.persistent_keepalive =
-                Some(now + Duration::from_secs(u64::from(self.persistent_keepalive_interval)));
-        }
-    }
-
     /// We sent an initiation.
     pub fn on_handshake_initiated(&mut self, now: Duration, jitter: Duration) {
         self.retransmit_handshake = Some(now + REKEY_TIMEOUT + jitter);
@@ -92,23 +63,19 @@ impl Timers {
         self.zero_key_material = Some(now + REJECT_AFTER_TIME_X3);
     }
 
-    /// Handshake attempts ran out: stop answering-keepalives and schedule key erasure.
+    /// Handshake attempts ran out: schedule key erasure (the caller drops the keepalive).
     pub fn on_handshake_gave_up(&mut self, now: Duration) {
-        self.send_keepalive = None;
         if self.zero_key_material.is_none() {
             self.zero_key_material = Some(now + REJECT_AFTER_TIME_X3);
         }
     }
 
-    /// After a keepalive for SendKeepalive: schedule another if data arrived meanwhile.
-    pub fn after_keepalive_sent(&mut self, now: Duration) {
-        if self.need_another_keepalive {
-            self.need_another_keepalive = false;
-            self.send_keepalive = Some(now + KEEPALIVE_TIMEOUT);
-        }
+    /// The persistent keepalive fired at `now`.
+    pub fn on_persistent_keepalive(&mut self, now: Duration) {
+        self.persistent_fired = Some(now);
     }
 
-    /// Stop every timer (peer removed or interface down).
+    /// Stop every timer (interface down); the caller clears the link's stamps.
     pub fn stop_all(&mut self) {
         let interval = self.persistent_keepalive_interval;
         *self = Self {
@@ -122,51 +89,47 @@ impl Timers {
         self.retransmit_handshake.is_some()
     }
 
-    fn slots(&mut self) -> [(&mut Option<Duration>, TimerEvent); 5] {
+    fn deadlines(&self, st: &Stamps) -> [(Option<Duration>, TimerEvent); 5] {
+        let traversal = st.sent.max(st.received);
+        let persistent = (self.persistent_keepalive_interval > 0)
+            .then(|| traversal.max(self.persistent_fired))
+            .flatten()
+            .map(|t| t + Duration::from_secs(u64::from(self.persistent_keepalive_interval)));
         [
+            (self.retransmit_handshake, TimerEvent::RetransmitHandshake),
             (
-                &mut self.retransmit_handshake,
-                TimerEvent::RetransmitHandshake,
+                st.data_received_unanswered.map(|t| t + KEEPALIVE_TIMEOUT),
+                TimerEvent::SendKeepalive,
             ),
-            (&mut self.send_keepalive, TimerEvent::SendKeepalive),
-            (&mut self.new_handshake, TimerEvent::NewHandshake),
-            (&mut self.zero_key_material, TimerEvent::ZeroKeyMaterial),
             (
-                &mut self.persistent_keepalive,
-                TimerEvent::PersistentKeepalive,
+                st.data_sent_unanswered
+                    .map(|t| t + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + self.new_handshake_jitter),
+                TimerEvent::NewHandshake,
             ),
+            (self.zero_key_material, TimerEvent::ZeroKeyMaterial),
+            (persistent, TimerEvent::PersistentKeepalive),
         ]
     }
 
     /// The earliest deadline, if any timer is armed.
-    pub fn next_deadline(&self) -> Option<Duration> {
-        [
-            self.retransmit_handshake,
-            self.send_keepalive,
-            self.new_handshake,
-            self.zero_key_material,
-            self.persistent_keepalive,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+    pub fn next_deadline(&self, st: &Stamps) -> Option<Duration> {
+        self.deadlines(st).into_iter().filter_map(|(d, _)| d).min()
     }
 
-    /// Disarm and return the earliest timer due at `now`.
-    pub fn take_expired(&mut self, now: Duration) -> Option<TimerEvent> {
-        let mut best: Option<(Duration, TimerEvent)> = None;
-        for (slot, ev) in self.slots() {
-            if let Some(at) = *slot {
-                if at <= now && best.is_none_or(|(b, _)| at < b) {
-                    best = Some((at, ev));
-                }
-            }
-        }
-        let (_, ev) = best?;
-        for (slot, e) in self.slots() {
-            if e == ev {
-                *slot = None;
-            }
+    /// The earliest timer due at `now`. The control plane's own deadlines are disarmed here;
+    /// the caller's handling of the other events moves their stamps (see `device`).
+    pub fn take_expired(&mut self, now: Duration, st: &Stamps) -> Option<TimerEvent> {
+        let (_, ev) = self
+            .deadlines(st)
+            .into_iter()
+            .filter_map(|(d, ev)| Some((d?, ev)))
+            .filter(|&(d, _)| d <= now)
+            .min_by_key(|&(d, _)| d)?;
+        match ev {
+            TimerEvent::RetransmitHandshake => self.retransmit_handshake = None,
+            TimerEvent::ZeroKeyMaterial => self.zero_key_material = None,
+            TimerEvent::PersistentKeepalive => self.persistent_fired = Some(now),
+            TimerEvent::SendKeepalive | TimerEvent::NewHandshake => {}
         }
         Some(ev)
     }
@@ -178,33 +141,57 @@ mod tests {
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
+    fn at(s: u64) -> Option<Duration> {
+        Some(S(s))
+    }
+
     #[test]
     fn idle_peer_has_no_deadline() {
-        assert_eq!(Timers::default().next_deadline(), None);
+        assert_eq!(Timers::default().next_deadline(&Stamps::default()), None);
     }
 
     #[test]
-    fn data_sent_arms_new_handshake_once_and_receive_clears_it() {
-        let mut t = Timers::default();
-        t.on_data_sent(S(0), Duration::ZERO);
-        t.on_data_sent(S(3), Duration::ZERO);
-        assert_eq!(t.next_deadline(), Some(S(15)));
-        t.on_any_authenticated_packet_received();
-        assert_eq!(t.next_deadline(), None);
+    fn unanswered_data_sent_arms_new_handshake() {
+        let t = Timers::default();
+        let st = Stamps {
+            data_sent_unanswered: at(0),
+            ..Stamps::default()
+        };
+        assert_eq!(t.next_deadline(&st), Some(S(15)));
+        assert_eq!(t.next_deadline(&Stamps::default()), None);
     }
 
     #[test]
-    fn keepalive_after_receive_and_cancelled_by_send() {
+    fn unanswered_data_received_arms_keepalive() {
         let mut t = Timers::default();
-        t.on_data_received(S(1));
-        assert_eq!(t.next_deadline(), Some(S(11)));
-        assert_eq!(t.take_expired(S(10)), None);
-        t.on_data_received(S(5));
-        assert_eq!(t.take_expired(S(11)), Some(TimerEvent::SendKeepalive));
-        t.after_keepalive_sent(S(11));
-        assert_eq!(t.next_deadline(), Some(S(21)));
-        t.on_any_authenticated_packet_sent();
-        assert_eq!(t.next_deadline(), None);
+        let st = Stamps {
+            data_received_unanswered: at(1),
+            ..Stamps::default()
+        };
+        assert_eq!(t.next_deadline(&st), Some(S(11)));
+        assert_eq!(t.take_expired(S(10), &st), None);
+        assert_eq!(t.take_expired(S(11), &st), Some(TimerEvent::SendKeepalive));
+    }
+
+    #[test]
+    fn persistent_keepalive_counts_from_the_last_traversal_or_firing() {
+        let mut t = Timers {
+            persistent_keepalive_interval: 25,
+            ..Timers::default()
+        };
+        assert_eq!(t.next_deadline(&Stamps::default()), None, "no traffic yet");
+        let st = Stamps {
+            sent: at(3),
+            received: at(7),
+            ..Stamps::default()
+        };
+        assert_eq!(t.next_deadline(&st), Some(S(32)));
+        assert_eq!(
+            t.take_expired(S(32), &st),
+            Some(TimerEvent::PersistentKeepalive)
+        );
+        // Nothing was sent (say no session yet): the next one is an interval later anyway.
+        assert_eq!(t.next_deadline(&st), Some(S(57)));
     }
 
     #[test]
@@ -213,19 +200,25 @@ mod tests {
             persistent_keepalive_interval: 25,
             ..Timers::default()
         };
+        let st = Stamps {
+            sent: at(0),
+            ..Stamps::default()
+        };
         t.on_session_derived(S(0));
-        t.on_any_authenticated_packet_traversal(S(0));
         t.on_handshake_initiated(S(0), Duration::from_millis(100));
         assert_eq!(
-            t.take_expired(S(600)),
+            t.take_expired(S(600), &st),
             Some(TimerEvent::RetransmitHandshake)
         );
         assert_eq!(
-            t.take_expired(S(600)),
+            t.take_expired(S(600), &st),
             Some(TimerEvent::PersistentKeepalive)
         );
-        assert_eq!(t.take_expired(S(600)), Some(TimerEvent::ZeroKeyMaterial));
-        assert_eq!(t.take_expired(S(600)), None);
+        assert_eq!(
+            t.take_expired(S(600), &st),
+            Some(TimerEvent::ZeroKeyMaterial)
+        );
+        assert_eq!(t.take_expired(S(600), &st), None);
         assert_eq!(MAX_TIMER_HANDSHAKES, 18);
     }
 }

@@ -157,7 +157,7 @@ fn update_only_updates_existing_and_skips_missing() {
     let aa = dev
         .peer(dev.peer_id(&PublicKey([0xaa; 32])).expect("aa"))
         .expect("aa");
-    assert_eq!(aa.endpoint, Some("192.0.2.9:9".parse().expect("addr")));
+    assert_eq!(aa.endpoint(), Some("192.0.2.9:9".parse().expect("addr")));
     assert_eq!(
         ips(&dev, 0xbb),
         vec!["10.0.2.0/24"],

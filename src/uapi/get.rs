@@ -56,7 +56,7 @@ impl<'a> DeviceView<'a> {
             .map(|p| PeerView {
                 public_key: *p.public_key(),
                 preshared_key: p.remote.psk(),
-                endpoint: p.endpoint,
+                endpoint: p.endpoint(),
                 last_handshake: p.last_handshake_wall,
                 tx_bytes: p.tx_bytes(),
                 rx_bytes: p.rx_bytes(),

@@ -2,11 +2,11 @@
 //! answering them, consuming responses and cookie replies, and the under-load defence.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::Device;
 use crate::proto::handshake::consume_initiation;
 use crate::proto::index::IndexKind;
-use crate::proto::keypair::Keypair;
 use crate::proto::messages::{Initiation, Response};
 use crate::proto::peer::PeerId;
 use crate::proto::time::Now;
@@ -58,8 +58,7 @@ impl Device {
         let mut bytes = init.to_bytes();
         p.cookie.add_macs(&mut bytes, now.mono);
         p.last_sent_handshake = Some(now.mono);
-        p.timers.on_any_authenticated_packet_traversal(now.mono);
-        p.timers.on_any_authenticated_packet_sent();
+        p.link.on_sent(now.mono, false, Duration::ZERO);
         p.timers.on_handshake_initiated(now.mono, jitter);
         self.transmit(id, bytes.to_vec());
         self.reschedule(id);
@@ -125,10 +124,9 @@ impl Device {
         if let Some(old) = superseded {
             self.indices.remove(old);
         }
-        p.endpoint = Some(from);
+        p.link.set_endpoint(from);
         p.link.add_rx(len);
-        p.timers.on_any_authenticated_packet_received();
-        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        p.link.on_received(now.mono, false, Duration::ZERO);
         self.send_response(id, now);
         self.reschedule(id);
         Ok(id)
@@ -155,16 +153,12 @@ impl Device {
         let Ok(keys) = p.handshake.begin_session() else {
             return;
         };
-        self.indices.set_kind(index, IndexKind::Keypair);
-        for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
-            self.indices.remove(retired);
-        }
         let mut bytes = resp.to_bytes();
         p.cookie.add_macs(&mut bytes, now.mono);
         p.last_sent_handshake = Some(now.mono);
         p.timers.on_session_derived(now.mono);
-        p.timers.on_any_authenticated_packet_traversal(now.mono);
-        p.timers.on_any_authenticated_packet_sent();
+        p.link.on_sent(now.mono, false, Duration::ZERO);
+        self.install_session(id, &keys, now);
         self.transmit(id, bytes.to_vec());
     }
 
@@ -192,18 +186,13 @@ impl Device {
             .handshake
             .begin_session()
             .map_err(|_| HandshakeDrop::Rejected)?;
-        self.indices.set_kind(keys.local_index, IndexKind::Keypair);
-        for retired in p.keypairs.insert(Keypair::new(&keys, now.mono)) {
-            self.indices.remove(retired);
-        }
-        p.endpoint = Some(from);
+        p.link.set_endpoint(from);
         p.link.add_rx(len);
         p.last_handshake_wall = Some(now.wall);
-        p.sent_lastminute_handshake = false;
-        p.timers.on_any_authenticated_packet_received();
-        p.timers.on_any_authenticated_packet_traversal(now.mono);
+        p.link.on_received(now.mono, false, Duration::ZERO);
         p.timers.on_session_derived(now.mono);
         p.timers.on_handshake_complete();
+        self.install_session(id, &keys, now);
         self.send_keepalive(id, now);
         self.reschedule(id);
         Ok(id)

@@ -1,6 +1,8 @@
-//! The multi-peer device state (whitepaper §3, §5, §6): configuration, cryptokey routing and
-//! the outbox. Sans-IO: the driver feeds packets, datagrams and time in, and carries out what
-//! [`Device::poll_output`] returns.
+//! The control plane (whitepaper §3, §5, §6): configuration, handshakes, cookies, the rate
+//! limiter, timers and the outbox, owned by one thread at a time. Sans-IO: the driver feeds
+//! handshake datagrams, requests and time in, and carries out what [`Device::poll_output`]
+//! returns. What transport packets need is published to the [`Plane`], which packet threads
+//! use without this state's lock (docs/ARCHITECTURE.md).
 
 mod handshakes;
 mod recv;
@@ -16,19 +18,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::allowedips::AllowedIps;
-use super::constants::{DEFAULT_MTU, REKEY_TIMEOUT_JITTER_MAX_MS};
+use super::constants::REKEY_TIMEOUT_JITTER_MAX_MS;
 use super::cookie::CookieChecker;
 use super::handshake::{RemoteIdentity, StaticIdentity};
-use super::index::IndexTable;
+use super::index::{IndexKind, IndexTable};
+use super::keypair::{Keypair, Session};
 use super::keys::{PresharedKey, PrivateKey, PublicKey};
 use super::limiter::RateLimiter;
-use super::link::Link;
+use super::link::{want, Link};
 use super::peer::{Peer, PeerId};
+use super::plane::Plane;
 use super::time::Now;
 
 pub use handshakes::HandshakeDrop;
-pub use recv::{inner_packet_len, ReceiveError, ReceiveTicket, Received};
-pub use send::SendTicket;
+pub use recv::{inner_packet_len, ReceiveError, Received};
 
 /// Handshake messages waiting in the driver's queue beyond which the device is under load
 /// (1/8 of wireguard-go's 1024-entry handshake queue).
@@ -75,11 +78,15 @@ pub struct Device {
     limiter: RateLimiter,
     handshake_queue_len: usize,
     last_under_load: Option<Duration>,
-    mtu: usize,
     up: bool,
     outbox: VecDeque<Output>,
     rng: DynRng,
     jitter_state: u64,
+    plane: Arc<Plane>,
+    /// The AllowedIPs table changed since it was last published.
+    routes_dirty: bool,
+    /// Peers were added or removed since the links were last published.
+    links_dirty: bool,
 }
 
 impl std::fmt::Debug for Device {
@@ -108,11 +115,53 @@ impl Device {
             limiter: RateLimiter::new(),
             handshake_queue_len: 0,
             last_under_load: None,
-            mtu: DEFAULT_MTU,
             up: true,
             outbox: VecDeque::new(),
             rng,
             jitter_state,
+            plane: Arc::new(Plane::default()),
+            routes_dirty: false,
+            links_dirty: false,
+        }
+    }
+
+    /// The data plane this device publishes to.
+    pub fn plane(&self) -> &Arc<Plane> {
+        &self.plane
+    }
+
+    /// Publish what changed since the last call (AllowedIPs, peers) to the data plane. Cheap
+    /// when nothing changed; the driver calls it after every control-plane step.
+    pub fn publish(&mut self) {
+        if self.routes_dirty {
+            self.routes_dirty = false;
+            self.plane.publish_routes(self.allowed_ips.clone());
+        }
+        if self.links_dirty {
+            self.links_dirty = false;
+            let links = self.peers.iter();
+            let links = links.map(|(id, p)| (*id, Arc::clone(&p.link))).collect();
+            self.plane.publish_links(links);
+        }
+    }
+
+    /// Carry out what the data plane asked for (handshakes for staged packets, session
+    /// confirmations, rekeys, timers it armed).
+    pub fn poll_requests(&mut self, now: Now) {
+        for id in self.plane.take_requests() {
+            let Some(wants) = self.peers.get(&id).map(|p| p.link.take_pending()) else {
+                continue;
+            };
+            if wants & want::CONFIRM != 0 {
+                self.confirm_session(id, now);
+            }
+            if wants & want::HANDSHAKE != 0 {
+                self.send_staged(id, now);
+            }
+            if wants & want::REKEY != 0 {
+                self.send_initiation(id, false, now);
+            }
+            self.reschedule(id);
         }
     }
 
@@ -162,26 +211,38 @@ impl Device {
         let remote = RemoteIdentity::new(self.identity.as_ref(), public, PresharedKey::default());
         self.peers.insert(id, Peer::new(id, remote));
         self.by_key.insert(public, id);
+        self.links_dirty = true;
         Some(id)
     }
 
     /// Remove a peer with all its state, allowed IPs and indices.
     pub fn remove_peer(&mut self, public: &PublicKey) -> bool {
-        let Some(id) = self.by_key.remove(public) else {
+        let Some(id) = self.by_key.get(public).copied() else {
             return false;
         };
+        self.zero_peer(id);
+        self.by_key.remove(public);
         self.peers.remove(&id);
         self.allowed_ips.remove_peer(id);
         self.indices.remove_peer(id);
+        self.routes_dirty = true;
+        self.links_dirty = true;
         true
     }
 
     /// Remove every peer.
     pub fn clear_peers(&mut self) {
-        let keys: Vec<PublicKey> = self.by_key.keys().copied().collect();
-        for k in keys {
-            self.remove_peer(&k);
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.zero_peer(id);
         }
+        self.peers.clear();
+        self.by_key.clear();
+        self.allowed_ips.clear();
+        self.indices = IndexTable::default();
+        self.deadlines.clear();
+        self.routes_dirty = true;
+        self.links_dirty = true;
     }
 
     /// The peer with this public key.
@@ -216,7 +277,7 @@ impl Device {
 
     /// Set a peer's endpoint.
     pub fn set_endpoint(&mut self, id: PeerId, endpoint: SocketAddr) -> Result<(), ConfigError> {
-        self.peer_mut(id)?.endpoint = Some(endpoint);
+        self.peer_mut(id)?.link.set_endpoint(endpoint);
         Ok(())
     }
 
@@ -241,13 +302,14 @@ impl Device {
     pub fn add_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
         self.allowed_ips.insert(net, id);
+        self.routes_dirty = true;
         Ok(())
     }
 
     /// Stop routing `net` to the peer (no-op when it routes elsewhere).
     pub fn remove_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
-        self.allowed_ips.remove_from(net, id);
+        self.routes_dirty |= self.allowed_ips.remove_from(net, id);
         Ok(())
     }
 
@@ -255,6 +317,7 @@ impl Device {
     pub fn clear_allowed_ips(&mut self, id: PeerId) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
         self.allowed_ips.remove_peer(id);
+        self.routes_dirty = true;
         Ok(())
     }
 
@@ -265,7 +328,7 @@ impl Device {
 
     /// The tunnel MTU used to cap padding.
     pub fn set_mtu(&mut self, mtu: usize) {
-        self.mtu = mtu;
+        self.plane.set_mtu(mtu);
     }
 
     /// Interface up or down. Going down stops all timers and erases all sessions; coming up
@@ -275,6 +338,7 @@ impl Device {
             return;
         }
         self.up = up;
+        self.plane.set_up(up);
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             if up {
@@ -289,7 +353,8 @@ impl Device {
                 self.zero_peer(id);
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.timers.stop_all();
-                    p.staged.clear();
+                    p.link.clear_staged();
+                    p.link.clear_stamps();
                 }
             }
             self.reschedule(id);
@@ -320,9 +385,63 @@ impl Device {
             self.indices.remove(i);
         }
         p.handshake.clear();
-        for i in p.keypairs.clear() {
-            self.indices.remove(i);
+        let retired = p.keypairs.clear();
+        p.sync_current();
+        for i in retired {
+            self.retire(i);
         }
+    }
+
+    /// Forget a session's receiver index, in both planes.
+    fn retire(&mut self, index: u32) {
+        self.indices.remove(index);
+        self.plane.remove_session(index);
+    }
+
+    /// Install freshly derived keys as a session of peer `id` (an initiator's becomes current,
+    /// a responder's waits in `next` for confirmation) and publish it.
+    fn install_session(&mut self, id: PeerId, keys: &super::handshake::SessionKeys, now: Now) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let session = Arc::new(Session::new(
+            Keypair::new(keys, now.mono),
+            Arc::clone(&p.link),
+        ));
+        self.indices.set_kind(keys.local_index, IndexKind::Keypair);
+        self.plane.add_session(&session);
+        let retired = p.keypairs.insert(session);
+        p.sync_current();
+        for i in retired {
+            self.retire(i);
+        }
+    }
+
+    /// The responder's `next` session was confirmed by the data plane: make it current.
+    fn confirm_session(&mut self, id: PeerId, now: Now) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(index) = p
+            .keypairs
+            .next
+            .as_ref()
+            .filter(|n| n.is_confirmed())
+            .map(|n| n.local_index)
+        else {
+            return;
+        };
+        let (confirmed, retired) = p.keypairs.received_with(index);
+        if !confirmed {
+            return;
+        }
+        p.sync_current();
+        p.last_handshake_wall = Some(now.wall);
+        p.timers.on_handshake_complete();
+        if let Some(i) = retired {
+            self.retire(i);
+        }
+        self.send_staged(id, now);
     }
 
     /// Next action the driver must take, oldest first.
@@ -349,10 +468,10 @@ impl Device {
     }
 
     fn transmit(&mut self, id: PeerId, bytes: Vec<u8>) {
-        let Some(p) = self.peers.get_mut(&id) else {
+        let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let Some(to) = p.endpoint else { return };
+        let Some(to) = p.link.endpoint() else { return };
         let link = Some(Arc::clone(&p.link));
         self.outbox.push_back(Output::Transmit { to, bytes, link });
     }

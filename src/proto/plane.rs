@@ -1,0 +1,307 @@
+//! The data plane (whitepaper §5.4.6, §6.2): what any number of packet threads read to move
+//! transport data without the device's lock, and the per-packet steps they take.
+//!
+//! The control plane (`device`) publishes immutable snapshots here, swapped atomically (RCU
+//! style, `arc-swap`): the AllowedIPs table and the peers' links on configuration changes, and
+//! the receiver-index → session map, sharded so that a handshake copies one small shard, on
+//! every session change. A packet thread loads a snapshot once per batch. Per-packet state
+//! lives in the peer's [`Link`] (atomics) and [`Session`] (nonce counter, replay window). What
+//! only the control plane can do (start a handshake, confirm a session, re-arm its timer heap)
+//! is asked for through `want` bits on the link and a short queue of peers, and a waker the
+//! driver installs. See docs/ARCHITECTURE.md.
+
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::allowedips::{packet_dst, packet_src, AllowedIps};
+use super::constants::{DEFAULT_MTU, KEEPALIVE_TIMEOUT, REKEY_ON_RECEIVE_AGE, REKEY_TIMEOUT};
+use super::device::{inner_packet_len, ReceiveError, Received};
+use super::keypair::Session;
+use super::link::{want, Link};
+use super::messages::TransportHeader;
+use super::peer::PeerId;
+
+/// Shards of the session map (a power of two; indices are random, so they spread evenly).
+const SHARDS: usize = 64;
+
+/// Permission to seal one packet for a peer: the session, its reserved nonce, the endpoint.
+#[derive(Debug, Clone)]
+pub struct SendTicket {
+    /// Session to seal with (its `link` is the peer).
+    pub session: Arc<Session>,
+    /// Reserved nonce.
+    pub counter: u64,
+    /// Where the datagram goes.
+    pub to: SocketAddr,
+}
+
+/// A transport message matched to its session, ready to be opened.
+#[derive(Debug, Clone)]
+pub struct ReceiveTicket {
+    /// The session its receiver index names.
+    pub session: Arc<Session>,
+    /// The message's counter.
+    pub counter: u64,
+}
+
+/// The routing snapshot a batch works with.
+pub struct View {
+    routes: Arc<AllowedIps<PeerId>>,
+    links: Arc<HashMap<PeerId, Arc<Link>>>,
+}
+
+impl View {
+    /// The peer whose AllowedIPs cover the packet's destination.
+    pub fn route(&self, packet: &[u8]) -> Option<&Arc<Link>> {
+        let id = self.routes.lookup(packet_dst(packet)?)?;
+        self.links.get(&id)
+    }
+
+    /// True when `src` is in the AllowedIPs of peer `id` (longest match), §2 cryptokey routing.
+    pub fn allows(&self, id: PeerId, plain: &[u8]) -> bool {
+        packet_src(plain).and_then(|src| self.routes.lookup(src)) == Some(id)
+    }
+}
+
+type SessionMap = HashMap<u32, Arc<Session>>;
+
+/// The shared data-plane state of one device.
+pub struct Plane {
+    routes: ArcSwap<AllowedIps<PeerId>>,
+    links: ArcSwap<HashMap<PeerId, Arc<Link>>>,
+    sessions: Vec<ArcSwap<SessionMap>>,
+    up: AtomicBool,
+    mtu: AtomicUsize,
+    requests: Mutex<Vec<PeerId>>,
+    waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Plane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plane")
+            .field("links", &self.links.load().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Plane {
+    fn default() -> Self {
+        Self {
+            routes: ArcSwap::from_pointee(AllowedIps::new()),
+            links: ArcSwap::from_pointee(HashMap::new()),
+            sessions: (0..SHARDS)
+                .map(|_| ArcSwap::from_pointee(SessionMap::new()))
+                .collect(),
+            up: AtomicBool::new(true),
+            mtu: AtomicUsize::new(DEFAULT_MTU),
+            requests: Mutex::new(Vec::new()),
+            waker: OnceLock::new(),
+        }
+    }
+}
+
+fn shard_of(index: u32) -> usize {
+    index as usize & (SHARDS - 1)
+}
+
+impl Plane {
+    // ---- control plane: publishing -------------------------------------------------------
+
+    /// Publish a new AllowedIPs table.
+    pub fn publish_routes(&self, routes: AllowedIps<PeerId>) {
+        self.routes.store(Arc::new(routes));
+    }
+
+    /// Publish the peers' links.
+    pub fn publish_links(&self, links: HashMap<PeerId, Arc<Link>>) {
+        self.links.store(Arc::new(links));
+    }
+
+    /// Make a session reachable by its receiver index.
+    pub fn add_session(&self, s: &Arc<Session>) {
+        let index = s.keypair.local_index;
+        self.edit_shard(index, |m| {
+            m.insert(index, Arc::clone(s));
+        });
+    }
+
+    /// Forget a receiver index.
+    pub fn remove_session(&self, index: u32) {
+        self.edit_shard(index, |m| {
+            m.remove(&index);
+        });
+    }
+
+    /// Copy one shard, change it, swap it in (the control plane is the only writer).
+    fn edit_shard(&self, index: u32, f: impl FnOnce(&mut SessionMap)) {
+        if let Some(shard) = self.sessions.get(shard_of(index)) {
+            let mut m = SessionMap::clone(&shard.load());
+            f(&mut m);
+            shard.store(Arc::new(m));
+        }
+    }
+
+    /// Sessions reachable (a bound for tests).
+    pub fn session_count(&self) -> usize {
+        self.sessions.iter().map(|s| s.load().len()).sum()
+    }
+
+    /// Interface up or down (down: the data plane drops everything).
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::Release);
+    }
+
+    /// The MTU that caps padding.
+    pub fn set_mtu(&self, mtu: usize) {
+        self.mtu.store(mtu, Ordering::Relaxed);
+    }
+
+    /// The MTU that caps padding.
+    pub fn mtu(&self) -> usize {
+        self.mtu.load(Ordering::Relaxed)
+    }
+
+    /// Install the function that wakes the control plane when a request is queued.
+    pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(waker);
+    }
+
+    /// Control plane: take the peers with pending requests.
+    pub fn take_requests(&self) -> Vec<PeerId> {
+        std::mem::take(&mut *self.requests.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    // ---- data plane ----------------------------------------------------------------------
+
+    /// Ask the control plane for `want` bits on `link` (queued and woken once per new bit).
+    pub fn request(&self, link: &Link, want: u8) {
+        if link.raise(want) {
+            self.requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(link.id);
+            if let Some(w) = self.waker.get() {
+                w();
+            }
+        }
+    }
+
+    /// The routing snapshot for a batch.
+    pub fn view(&self) -> View {
+        View {
+            routes: self.routes.load_full(),
+            links: self.links.load_full(),
+        }
+    }
+
+    /// Reserve a nonce on the peer's current session for one packet, if it has a usable one
+    /// and an endpoint. `None`: stage the packet with [`Plane::stage`].
+    pub fn prepare_send(&self, link: &Link, now: Duration) -> Option<SendTicket> {
+        if !self.up.load(Ordering::Acquire) {
+            return None;
+        }
+        let to = link.endpoint()?;
+        let session = link.current.load_full()?;
+        if !session.keypair.can_send(now) {
+            return None;
+        }
+        let counter = session.keypair.next_nonce()?;
+        Some(SendTicket {
+            session,
+            counter,
+            to,
+        })
+    }
+
+    /// Hold a packet for the peer until a session exists, and ask for a handshake.
+    pub fn stage(&self, link: &Link, packet: Vec<u8>) {
+        if !self.up.load(Ordering::Acquire) {
+            return;
+        }
+        link.stage(packet);
+        self.request(link, want::HANDSHAKE);
+    }
+
+    /// After a sealed datagram went out (`data`: not a keepalive): timers (§6.2 "new
+    /// handshake" after unanswered data) and the rekey check.
+    pub fn note_sent(&self, t: &SendTicket, data: bool, now: Duration) {
+        let link = &t.session.link;
+        if link.on_sent(now, data, KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) {
+            self.request(link, want::TIMERS);
+        }
+        if t.session.keypair.wants_rekey_on_send(now) && t.session.ask_rekey() {
+            self.request(link, want::REKEY);
+        }
+    }
+
+    /// Find the session a transport header names, if it may still receive.
+    pub fn prepare_receive(
+        &self,
+        h: TransportHeader,
+        now: Duration,
+    ) -> Result<ReceiveTicket, ReceiveError> {
+        let shard = self
+            .sessions
+            .get(shard_of(h.receiver))
+            .ok_or(ReceiveError::UnknownIndex)?;
+        let session = shard
+            .load()
+            .get(&h.receiver)
+            .cloned()
+            .ok_or(ReceiveError::UnknownIndex)?;
+        if !self.up.load(Ordering::Acquire) || !session.keypair.can_receive(now) {
+            return Err(ReceiveError::Expired);
+        }
+        Ok(ReceiveTicket {
+            session,
+            counter: h.counter,
+        })
+    }
+
+    /// After a successful open: replay check, key confirmation, roaming, counters, timers and
+    /// cryptokey routing of the inner source. `plain` is the decrypted (padded) payload.
+    pub fn complete_receive(
+        &self,
+        view: &View,
+        t: &ReceiveTicket,
+        from: SocketAddr,
+        plain: &[u8],
+        wire_len: usize,
+        now: Duration,
+    ) -> Result<Received, ReceiveError> {
+        let s = &t.session;
+        if !s.check_replay(t.counter) {
+            return Err(ReceiveError::Replay);
+        }
+        let link = &s.link;
+        if s.confirm() {
+            self.request(link, want::CONFIRM);
+        }
+        if link.set_endpoint(from) {
+            tracing::debug!("{link} - Endpoint changed to {from}");
+        }
+        link.add_rx(wire_len);
+        if link.on_received(now, !plain.is_empty(), KEEPALIVE_TIMEOUT) {
+            self.request(link, want::TIMERS);
+        }
+        // §6.2: an initiator whose session nears REJECT_AFTER_TIME rekeys once on receive.
+        if s.keypair.is_initiator
+            && now.saturating_sub(s.keypair.created) >= REKEY_ON_RECEIVE_AGE
+            && s.ask_lastminute()
+        {
+            self.request(link, want::REKEY);
+        }
+        if plain.is_empty() {
+            return Ok(Received::Keepalive);
+        }
+        let len = inner_packet_len(plain).ok_or(ReceiveError::BadInnerPacket)?;
+        if !view.allows(link.id, plain) {
+            return Err(ReceiveError::SourceNotAllowed);
+        }
+        Ok(Received::Packet(len))
+    }
+}
