@@ -588,7 +588,7 @@ fn refused_sends_count_no_bytes_and_are_logged_as_errors() {
     let (k, peer) = (Keys::generate(), Keys::generate());
     let conf = format!(
         "[Interface]\nPrivateKey = {}\n\n[Peer]\nPublicKey = {}\nAllowedIPs = 10.77.0.2/32\n\
-         Endpoint = 10.250.0.1:51820\nPersistentKeepalive = 1\n",
+         Endpoint = 10.250.0.1:51820\nPersistentKeepalive = 25\n",
         k.private, peer.public
     );
     ns.wg_setconf(&d.ifname, &conf).ok();
@@ -614,4 +614,80 @@ fn refused_sends_count_no_bytes_and_are_logged_as_errors() {
         format!("{}\t0\t0", peer.public),
         "{transfer}"
     );
+    // No answer: the initiation is retried after REKEY_TIMEOUT, and the log says so.
+    let retry = format!(
+        "{} - Handshake did not complete after 5 seconds, retrying (try 2)",
+        peer_log_name(&peer.public)
+    );
+    let retried = wait_until(Duration::from_secs(8), || {
+        d.log_tail(400).lines().any(|l| l.ends_with(&retry))
+    });
+    assert!(retried, "no {retry:?}; log:\n{}", d.log_tail(40));
+}
+
+/// The name wireguard-go gives a peer in its logs: `peer(AbCd…WxYz)`.
+fn peer_log_name(public_b64: &str) -> String {
+    format!("peer({}…{})", &public_b64[..4], &public_b64[39..43])
+}
+
+/// `LEVEL: (IFNAME) YYYY/MM/DD HH:MM:SS message`, wireguard-go's line shape.
+fn assert_wireguard_go_shape(line: &str, ifname: &str) {
+    let rest = line
+        .strip_prefix("DEBUG: ")
+        .or_else(|| line.strip_prefix("ERROR: "))
+        .unwrap_or_else(|| panic!("no level prefix: {line:?}"));
+    let rest = rest
+        .strip_prefix(&format!("({ifname}) "))
+        .unwrap_or_else(|| panic!("no interface: {line:?}"));
+    let stamp: Vec<char> = rest.chars().take(20).collect();
+    let shape: String = stamp
+        .iter()
+        .map(|c| if c.is_ascii_digit() { 'd' } else { *c })
+        .collect();
+    assert_eq!(shape, "dddd/dd/dd dd:dd:dd ", "no date and time: {line:?}");
+}
+
+#[test]
+fn verbose_log_tells_handshakes_keypairs_and_uapi_changes_in_wireguard_go_shape() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let t = Tunnel::new(false);
+    t.ping_all();
+    let log = t.da.log_tail(1000);
+    assert!(!log.contains('\x1b'), "colour codes in a log file:\n{log}");
+    // wireguard-go (as the implementation under test, to validate this test) opens with a
+    // boxed warning about the kernel module; every other line has the shape.
+    let boxed = |l: &str| l.starts_with(['┌', '│', '└']);
+    for line in log.lines().filter(|l| !l.trim().is_empty() && !boxed(l)) {
+        assert_wireguard_go_shape(line, &t.da.ifname);
+        for debug_text in ["Handshake(", "BadMac1", "Some(", "{ "] {
+            assert!(!line.contains(debug_text), "Rust Debug text: {line:?}");
+        }
+    }
+    let peer = peer_log_name(&t.kb.public);
+    let has = |what: &str| log.lines().any(|l| l.ends_with(what));
+    for what in [
+        "UAPI: Updating private key".to_string(),
+        "UAPI: Updating listen port".to_string(),
+        format!("{peer} - UAPI: Created"),
+        format!("{peer} - UAPI: Updating endpoint"),
+        format!("{peer} - UAPI: Adding allowedip"),
+    ] {
+        assert!(has(&what), "no {what:?} in:\n{log}");
+    }
+    // Whichever side started it, one handshake completed in each direction's terms.
+    let initiated = has(&format!("{peer} - Sending handshake initiation"))
+        && has(&format!("{peer} - Received handshake response"));
+    let answered = has(&format!("{peer} - Received handshake initiation"))
+        && has(&format!("{peer} - Sending handshake response"));
+    assert!(initiated || answered, "no completed handshake in:\n{log}");
+    if std::env::var_os("WGRS_UNDER_TEST").is_none() {
+        let created = format!("{peer} - Keypair ");
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&created) && l.ends_with(" created")),
+            "no keypair creation in:\n{log}"
+        );
+    }
 }

@@ -51,9 +51,9 @@ fn init_logging(ifname: &str) {
         let _ = tracing_subscriber::fmt()
             .with_max_level(level)
             .with_writer(std::io::stderr)
-            .with_target(false)
+            .with_ansi(false)
+            .event_format(super::log::WgFormat::new(ifname))
             .try_init();
-        tracing::debug!("({ifname}) logging at {level}");
     }
 }
 
@@ -168,10 +168,7 @@ fn report_ready(result: Result<(), &str>) {
 fn serve(tun: OsTun, listener: UnixListener) -> ExitCode {
     let name = tun.name().unwrap_or_default();
     let mtu = tun.mtu().unwrap_or(crate::platform::tun::DEFAULT_MTU);
-    tracing::info!(
-        "({name}) TUN offloads {}",
-        if tun.offloads() { "on" } else { "off" }
-    );
+    tracing::info!("TUN offloads {}", if tun.offloads() { "on" } else { "off" });
     let bind = match OsBind::bind(0) {
         Ok(b) => Arc::new(b) as Arc<dyn Bind>,
         Err(e) => {
@@ -191,7 +188,7 @@ fn serve(tun: OsTun, listener: UnixListener) -> ExitCode {
         return ExitCode::FAILURE;
     }
     watch_for_stop(&sh, &name);
-    tracing::info!("({name}) device started");
+    tracing::info!("Device started");
     report_ready(Ok(()));
     let reason = sh.stop.wait();
     shutdown(&sh, &name, &reason);
@@ -221,7 +218,7 @@ fn watch_for_stop(sh: &Arc<Shared>, name: &str) {
 /// Erase all keys, remove the socket file, and let the process exit (closing the TUN, which
 /// deletes the interface).
 fn shutdown(sh: &Shared, name: &str, reason: &StopReason) {
-    tracing::info!("({name}) shutting down: {reason:?}");
+    tracing::info!("Device closing: {reason}");
     {
         let mut dev = sh.device();
         dev.set_up(false, sh.clock.now());

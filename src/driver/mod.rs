@@ -8,6 +8,7 @@ pub mod clock;
 pub mod daemon;
 pub mod duty;
 pub mod inbound;
+pub mod log;
 pub mod outbound;
 pub mod shared;
 pub mod uapi_server;

@@ -26,6 +26,17 @@ pub enum StopReason {
     Fatal(String),
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Signal(s) => write!(f, "received {s}"),
+            Self::SocketDeleted => f.write_str("UAPI socket deleted"),
+            Self::TunGone(e) => write!(f, "TUN device gone: {e}"),
+            Self::Fatal(e) => f.write_str(e),
+        }
+    }
+}
+
 /// A one-shot, first-reason-wins stop signal.
 #[derive(Default)]
 pub struct Stop {

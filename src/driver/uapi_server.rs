@@ -170,6 +170,12 @@ fn apply(sh: &Shared, body: &[u8]) -> Result<(), UapiError> {
             message: format!("failed to set fwmark: {e}"),
         })?;
     }
+    if req.listen_port.is_some() {
+        tracing::debug!("UAPI: Updating listen port");
+    }
+    if req.fwmark.is_some() {
+        tracing::debug!("UAPI: Updating fwmark");
+    }
     let mut outputs = Vec::new();
     {
         let mut dev = sh.device();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::inbound::HandshakeJob;
 use super::shared::Shared;
+use crate::proto::device::ReceiveError;
 
 /// Handshake messages queued at most (wireguard-go's QueueHandshakeSize).
 pub const HANDSHAKE_QUEUE: usize = 1024;
@@ -27,7 +28,7 @@ pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
             let mut dev = sh.device();
             dev.set_handshake_queue_len(backlog);
             if let Err(e) = dev.handle_datagram(from, bytes, now) {
-                tracing::debug!("handshake message from {from} dropped: {e:?}");
+                log_handshake_drop(from, bytes, e);
             }
             sh.take_outputs(&mut dev, &mut outputs);
         }
@@ -35,6 +36,24 @@ pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
         if sh.stop.requested() {
             return;
         }
+    }
+}
+
+/// Log a refused handshake message as wireguard-go does (rate limiting is silent there too).
+fn log_handshake_drop(from: std::net::SocketAddr, bytes: &[u8], e: ReceiveError) {
+    use crate::proto::device::HandshakeDrop;
+    let what = match bytes.first() {
+        Some(1) => "initiation",
+        Some(2) => "response",
+        _ => "cookie reply",
+    };
+    match e {
+        ReceiveError::Handshake(HandshakeDrop::BadMac1) => {
+            tracing::debug!("Received packet with invalid mac1")
+        }
+        ReceiveError::Handshake(HandshakeDrop::RateLimited | HandshakeDrop::CookieSent) => {}
+        _ if what == "cookie reply" => tracing::debug!("Could not decrypt invalid cookie response"),
+        _ => tracing::debug!("Received invalid {what} message from {from}"),
     }
 }
 

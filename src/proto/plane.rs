@@ -296,6 +296,7 @@ impl Plane {
             self.request(link, want::REKEY);
         }
         if plain.is_empty() {
+            tracing::debug!("{link} - Receiving keepalive packet");
             return Ok(Received::Keepalive);
         }
         let len = inner_packet_len(plain).ok_or(ReceiveError::BadInnerPacket)?;

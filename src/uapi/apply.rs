@@ -45,9 +45,11 @@ pub fn apply_set(dev: &mut Device, req: SetRequest, now: Now) -> Result<AppliedS
                 done.removed.push(pk);
             }
         }
+        tracing::debug!("UAPI: Updating private key");
         dev.set_private_key(key);
     }
     if req.replace_peers {
+        tracing::debug!("UAPI: Removing all peers");
         done.removed.extend(dev.peers().map(|p| *p.public_key()));
         dev.clear_peers();
     }
@@ -108,7 +110,9 @@ fn apply_peer(
     if Some(s.public_key) == dev.public_key() {
         return Ok(());
     }
+    let name = crate::proto::link::peer_name(&s.public_key);
     if s.remove {
+        tracing::debug!("{name} - UAPI: Removing");
         if dev.remove_peer(&s.public_key) {
             done.removed.push(s.public_key);
         }
@@ -119,13 +123,14 @@ fn apply_peer(
         None if s.update_only => return Ok(()),
         None => match dev.add_peer(s.public_key) {
             Some(id) => {
+                tracing::debug!("{name} - UAPI: Created");
                 done.created.push(s.public_key);
                 id
             }
             None => return Ok(()),
         },
     };
-    apply_settings(dev, id, s, now).map_err(|e| {
+    apply_settings(dev, id, s, &name, now).map_err(|e| {
         // Unreachable: `id` was just looked up or created on this device.
         UapiError::new(
             ERRNO_UNKNOWN,
@@ -136,23 +141,39 @@ fn apply_peer(
 
 /// A peer's settings. The keepalive goes last: wireguard-go sends the "turned on" keepalive in
 /// `handlePostConfig`, after the whole section (so with its preshared key and endpoint).
-fn apply_settings(dev: &mut Device, id: PeerId, s: PeerSet, now: Now) -> Result<(), ConfigError> {
+fn apply_settings(
+    dev: &mut Device,
+    id: PeerId,
+    s: PeerSet,
+    name: &str,
+    now: Now,
+) -> Result<(), ConfigError> {
     if let Some(psk) = s.preshared_key {
+        tracing::debug!("{name} - UAPI: Updating preshared key");
         dev.set_preshared_key(id, psk)?;
     }
     if let Some(ep) = s.endpoint {
+        tracing::debug!("{name} - UAPI: Updating endpoint");
         dev.set_endpoint(id, ep)?;
     }
     if s.replace_allowed_ips {
+        tracing::debug!("{name} - UAPI: Removing all allowedips");
         dev.clear_allowed_ips(id)?;
     }
     for change in s.allowed_ips {
         match change {
-            AllowedIpChange::Add(net) => dev.add_allowed_ip(id, net)?,
-            AllowedIpChange::Remove(net) => dev.remove_allowed_ip(id, net)?,
+            AllowedIpChange::Add(net) => {
+                tracing::debug!("{name} - UAPI: Adding allowedip");
+                dev.add_allowed_ip(id, net)?
+            }
+            AllowedIpChange::Remove(net) => {
+                tracing::debug!("{name} - UAPI: Removing allowedip");
+                dev.remove_allowed_ip(id, net)?
+            }
         }
     }
     if let Some(secs) = s.persistent_keepalive_interval {
+        tracing::debug!("{name} - UAPI: Updating persistent keepalive interval");
         dev.set_persistent_keepalive(id, secs, now)?;
     }
     Ok(())

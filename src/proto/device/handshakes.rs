@@ -60,6 +60,7 @@ impl Device {
         p.last_sent_handshake = Some(now.mono);
         p.link.on_sent(now.mono, false, Duration::ZERO);
         p.timers.on_handshake_initiated(now.mono, jitter);
+        tracing::debug!("{} - Sending handshake initiation", p.link);
         self.transmit(id, bytes.to_vec());
         self.reschedule(id);
     }
@@ -86,6 +87,7 @@ impl Device {
                 self.cookie_checker
                     .create_reply(bytes, sender_index, from, now.mono, &mut self.rng)
             {
+                tracing::debug!("Sending cookie response for denied handshake message for {from}");
                 self.outbox.push_back(super::Output::Transmit {
                     to: from,
                     bytes: reply.to_vec(),
@@ -124,6 +126,7 @@ impl Device {
         if let Some(old) = superseded {
             self.indices.remove(old);
         }
+        tracing::debug!("{} - Received handshake initiation", p.link);
         p.link.set_endpoint(from);
         p.link.add_rx(len);
         p.link.on_received(now.mono, false, Duration::ZERO);
@@ -158,6 +161,7 @@ impl Device {
         p.last_sent_handshake = Some(now.mono);
         p.timers.on_session_derived(now.mono);
         p.link.on_sent(now.mono, false, Duration::ZERO);
+        tracing::debug!("{} - Sending handshake response", p.link);
         self.install_session(id, &keys, now);
         self.transmit(id, bytes.to_vec());
     }
@@ -186,6 +190,7 @@ impl Device {
             .handshake
             .begin_session()
             .map_err(|_| HandshakeDrop::Rejected)?;
+        tracing::debug!("{} - Received handshake response", p.link);
         p.link.set_endpoint(from);
         p.link.add_rx(len);
         p.last_handshake_wall = Some(now.wall);
@@ -203,10 +208,12 @@ impl Device {
         &mut self,
         bytes: &[u8],
         receiver: u32,
+        from: SocketAddr,
         now: Now,
     ) -> Result<(), HandshakeDrop> {
         let (id, _) = self.indices.get(receiver).ok_or(HandshakeDrop::Rejected)?;
         let p = self.peers.get_mut(&id).ok_or(HandshakeDrop::Rejected)?;
+        tracing::debug!("Receiving cookie response from {from}");
         p.cookie
             .consume_reply(bytes, now.mono)
             .map_err(|_| HandshakeDrop::Rejected)

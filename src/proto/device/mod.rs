@@ -387,13 +387,15 @@ impl Device {
         p.handshake.clear();
         let retired = p.keypairs.clear();
         p.sync_current();
+        let link = Arc::clone(&p.link);
         for i in retired {
-            self.retire(i);
+            self.retire(&link, i);
         }
     }
 
     /// Forget a session's receiver index, in both planes.
-    fn retire(&mut self, index: u32) {
+    fn retire(&mut self, link: &Link, index: u32) {
+        tracing::debug!("{link} - Keypair {index:08x} destroyed");
         self.indices.remove(index);
         self.plane.remove_session(index);
     }
@@ -410,10 +412,12 @@ impl Device {
         ));
         self.indices.set_kind(keys.local_index, IndexKind::Keypair);
         self.plane.add_session(&session);
+        tracing::debug!("{} - Keypair {:08x} created", p.link, keys.local_index);
         let retired = p.keypairs.insert(session);
         p.sync_current();
+        let link = Arc::clone(&p.link);
         for i in retired {
-            self.retire(i);
+            self.retire(&link, i);
         }
     }
 
@@ -438,8 +442,9 @@ impl Device {
         p.sync_current();
         p.last_handshake_wall = Some(now.wall);
         p.timers.on_handshake_complete();
+        let link = Arc::clone(&p.link);
         if let Some(i) = retired {
-            self.retire(i);
+            self.retire(&link, i);
         }
         self.send_staged(id, now);
     }

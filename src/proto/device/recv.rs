@@ -61,7 +61,7 @@ impl Device {
                     .map_err(ReceiveError::Handshake)?;
             }
             Message::CookieReply(m) => {
-                self.on_cookie_reply(bytes, m.receiver, now)
+                self.on_cookie_reply(bytes, m.receiver, from, now)
                     .map_err(ReceiveError::Handshake)?;
             }
             Message::Transport(h, payload) => {

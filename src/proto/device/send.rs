@@ -77,6 +77,7 @@ impl Device {
             return;
         };
         if link.staged_len() == 0 {
+            tracing::debug!("{link} - Sending keepalive packet");
             link.stage(Vec::new());
         }
         self.send_staged(id, now);

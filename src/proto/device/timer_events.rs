@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Device;
+use crate::proto::constants::{KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME_X3, REKEY_TIMEOUT};
 use crate::proto::link::Stamps;
 use crate::proto::peer::PeerId;
 use crate::proto::time::Now;
@@ -50,6 +51,10 @@ impl Device {
                 }
             }
             TimerEvent::NewHandshake => {
+                tracing::debug!(
+                    "{link} - Retrying handshake because we stopped hearing back after {} seconds",
+                    (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).as_secs()
+                );
                 link.clear_data_sent_unanswered();
                 let jitter = self.jitter();
                 if let Some(p) = self.peers.get_mut(&id) {
@@ -57,7 +62,13 @@ impl Device {
                 }
                 self.send_initiation(id, false, now);
             }
-            TimerEvent::ZeroKeyMaterial => self.zero_peer(id),
+            TimerEvent::ZeroKeyMaterial => {
+                tracing::debug!(
+                    "{link} - Removing all keys, since we haven't received a new one in {} seconds",
+                    REJECT_AFTER_TIME_X3.as_secs()
+                );
+                self.zero_peer(id);
+            }
             TimerEvent::PersistentKeepalive => {
                 if self
                     .peers
@@ -75,12 +86,23 @@ impl Device {
             return;
         };
         if p.timers.handshake_attempts > MAX_TIMER_HANDSHAKES {
+            tracing::debug!(
+                "{} - Handshake did not complete after {} attempts, giving up",
+                p.link,
+                MAX_TIMER_HANDSHAKES + 2
+            );
             p.timers.on_handshake_gave_up(now.mono);
             p.link.clear_keepalive();
             p.link.clear_staged();
             return;
         }
         p.timers.handshake_attempts += 1;
+        tracing::debug!(
+            "{} - Handshake did not complete after {} seconds, retrying (try {})",
+            p.link,
+            REKEY_TIMEOUT.as_secs(),
+            p.timers.handshake_attempts + 1
+        );
         self.send_initiation(id, true, now);
     }
 }
