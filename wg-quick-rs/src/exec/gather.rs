@@ -4,6 +4,7 @@
 use crate::config::{Config, Table};
 use crate::plan::monitor::MonitorFacts;
 use crate::plan::{Facts, LinuxFacts, MacFacts, MacService, MonitorSpec, Os, OsFacts, RUN_DIR};
+use crate::state::{state_path, State};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -105,9 +106,16 @@ fn linux_route_mtu(probe: &mut dyn Probe, route: &str) -> Option<u32> {
 fn linux(cfg: &Config, iface: &str, mode: Mode, probe: &mut dyn Probe) -> LinuxFacts {
     let mut lf = LinuxFacts {
         resolvconf_interface_order: probe.read_file("/etc/resolvconf/interface-order"),
+        state: probe
+            .read_file(&state_path(iface))
+            .map(|text| State::from_text(&text)),
+        socket_exists: probe.mtime(&format!("{RUN_DIR}/{iface}.sock")).is_some(),
         ..LinuxFacts::default()
     };
     if mode == Mode::Up {
+        if lf.state.is_some() {
+            lf.is_wireguard = probe.uapi_get(iface).is_some();
+        }
         lf.iface_exists = probe
             .output(&["ip", "link", "show", "dev", iface])
             .is_some_and(|o| !o.trim().is_empty());

@@ -32,6 +32,13 @@ pub enum PlanError {
     },
     /// macOS with `Table =` other than auto, main or off.
     DarwinTable,
+    /// The record an earlier `up` left cannot be read.
+    BadState {
+        /// The state file.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -64,6 +71,10 @@ impl fmt::Display for PlanError {
                 }
             }
             PlanError::DarwinTable => f.write_str("Darwin only supports TABLE=auto|main|off"),
+            PlanError::BadState { path, reason } => write!(
+                f,
+                "`{path}': {reason}; remove it to let `down' work from the live interface alone"
+            ),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (`exec::gather`) or written by hand in tests. Raw command output is kept raw where wg-quick
 //! matches text in it, so that matching stays in pure, tested code.
 
+use crate::state::{State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -78,6 +79,10 @@ pub struct LinuxFacts {
     pub iptables_save: String,
     /// `ip6tables-save` output, for `down`.
     pub ip6tables_save: String,
+    /// What an earlier `wgrs up` recorded in `/var/run/wireguard/IFACE.wgrs-quick.state`.
+    pub state: Option<Result<State, StateError>>,
+    /// `/var/run/wireguard/IFACE.sock` exists (answering or not).
+    pub socket_exists: bool,
 }
 
 /// A macOS network service (`networksetup -listallnetworkservices`) and its DNS before `up`.

@@ -52,6 +52,9 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, lf: &LinuxFacts) -> Result<P
 
 /// `cmd_down`.
 pub fn down(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Result<Plan, PlanError> {
+    if let Some(state) = super::linux_state::recorded(iface, lf)? {
+        return Ok(super::linux_state::down(iface, lf, state, Some((cfg, path))));
+    }
     if !lf.is_wireguard {
         return Err(PlanError::NotWireGuard(iface.to_owned()));
     }
@@ -282,7 +285,7 @@ fn has_word_seq(line: &str, needle: &str) -> bool {
 }
 
 /// `save_config` (announced as its `wg showconf IFACE`).
-fn save_step(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Step {
+pub fn save_step(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Step {
     let spec = SaveSpec {
         os: Os::Linux,
         iface: iface.to_owned(),
