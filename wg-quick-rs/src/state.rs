@@ -194,14 +194,18 @@ mod tests {
 
     #[test]
     fn other_versions_and_garbage_are_refused_with_a_reason() {
-        let v2 = sample().to_text().replace("\"version\": 1", "\"version\": 2");
+        let v2 = sample()
+            .to_text()
+            .replace("\"version\": 1", "\"version\": 2");
         assert_eq!(
             State::from_text(&v2).unwrap_err().to_string(),
             "state format version 2 (this wgrs reads version 1)"
         );
         let err = State::from_text("[Interface]\n").unwrap_err().to_string();
         assert!(err.starts_with("not a wgrs-quick state record ("), "{err}");
-        let err = State::from_text("{\"version\": 1}").unwrap_err().to_string();
+        let err = State::from_text("{\"version\": 1}")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("malformed state record ("), "{err}");
     }
 }

@@ -141,7 +141,10 @@ fn a_wholly_rolled_back_up_clears_its_record_and_a_partly_rolled_back_one_keeps_
     };
     let err = execute_recorded(&plan, &mut fake, &mut journal, state).unwrap_err();
     assert_eq!(err.undo_failures.len(), 1);
-    assert!(!journal.cleared, "an undo failed: `down` must still see the record");
+    assert!(
+        !journal.cleared,
+        "an undo failed: `down` must still see the record"
+    );
 }
 
 fn facts(lf: LinuxFacts) -> Facts {
@@ -178,7 +181,10 @@ fn down_after_the_daemon_was_killed_undoes_the_record_and_runs_the_hooks() {
         Action::run(&["sh", "-c", "echo bye wg0"])
     );
     assert!(plan.steps[1..7].iter().all(|s| s.ignore_failure));
-    assert!(!plan.steps[8].ignore_failure, "a failing PostDown is reported");
+    assert!(
+        !plan.steps[8].ignore_failure,
+        "a failing PostDown is reported"
+    );
 }
 
 #[test]
@@ -202,8 +208,13 @@ fn up_cleans_up_only_when_the_daemon_is_gone() {
         state: Some(Ok(recorded())),
         ..LinuxFacts::default()
     });
-    let plan = plan_leftovers("wg0", &dead).expect("plan").expect("leftovers");
-    assert_eq!(plan.lines("").first().map(String::as_str), Some("[#] echo bye wg0"));
+    let plan = plan_leftovers("wg0", &dead)
+        .expect("plan")
+        .expect("leftovers");
+    assert_eq!(
+        plan.lines("").first().map(String::as_str),
+        Some("[#] echo bye wg0")
+    );
     assert_eq!(plan.lines("").len(), 8, "no socket: nothing to remove");
     let alive = facts(LinuxFacts {
         state: Some(Ok(recorded())),
@@ -212,7 +223,10 @@ fn up_cleans_up_only_when_the_daemon_is_gone() {
         ..LinuxFacts::default()
     });
     assert_eq!(plan_leftovers("wg0", &alive), Ok(None));
-    assert_eq!(plan_leftovers("wg0", &facts(LinuxFacts::default())), Ok(None));
+    assert_eq!(
+        plan_leftovers("wg0", &facts(LinuxFacts::default())),
+        Ok(None)
+    );
 }
 
 #[test]
@@ -225,5 +239,8 @@ fn an_unreadable_record_is_an_error_naming_the_file() {
                 remove it to let `down' work from the live interface alone";
     let err = plan_down(&full(), "wg0", "/x/wg0.conf", &broken).unwrap_err();
     assert_eq!(err.to_string(), want);
-    assert_eq!(plan_leftovers("wg0", &broken).unwrap_err().to_string(), want);
+    assert_eq!(
+        plan_leftovers("wg0", &broken).unwrap_err().to_string(),
+        want
+    );
 }

@@ -34,8 +34,7 @@ impl FileJournal {
 impl Journal for FileJournal {
     fn write(&mut self, state: &State) -> Result<(), RunError> {
         let fail = |e: std::io::Error| RunError::msg(format!("{}: {e}", self.path));
-        std::fs::create_dir_all(RUN_DIR)
-            .map_err(|e| RunError::msg(format!("{RUN_DIR}: {e}")))?;
+        std::fs::create_dir_all(RUN_DIR).map_err(|e| RunError::msg(format!("{RUN_DIR}: {e}")))?;
         let tmp = format!("{}.tmp", self.path);
         let _ = std::fs::remove_file(&tmp);
         let mut file = std::fs::OpenOptions::new()

@@ -53,7 +53,12 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, lf: &LinuxFacts) -> Result<P
 /// `cmd_down`.
 pub fn down(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Result<Plan, PlanError> {
     if let Some(state) = super::linux_state::recorded(iface, lf)? {
-        return Ok(super::linux_state::down(iface, lf, state, Some((cfg, path))));
+        return Ok(super::linux_state::down(
+            iface,
+            lf,
+            state,
+            Some((cfg, path)),
+        ));
     }
     if !lf.is_wireguard {
         return Err(PlanError::NotWireGuard(iface.to_owned()));

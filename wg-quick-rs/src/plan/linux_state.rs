@@ -22,12 +22,7 @@ pub fn recorded<'a>(iface: &str, lf: &'a LinuxFacts) -> Result<Option<&'a State>
 
 /// `down` by the record; `save` is `Some((config, path))` to run `SaveConfig` first (only
 /// while the daemon answers: a dead one has nothing to save).
-pub fn down(
-    iface: &str,
-    lf: &LinuxFacts,
-    state: &State,
-    save: Option<(&Config, &str)>,
-) -> Plan {
+pub fn down(iface: &str, lf: &LinuxFacts, state: &State, save: Option<(&Config, &str)>) -> Plan {
     let mut steps = hook_steps(&state.pre_down);
     if let Some((cfg, path)) = save.filter(|(c, _)| c.interface.save_config && lf.is_wireguard) {
         steps.push(save_step(cfg, iface, path, lf));
