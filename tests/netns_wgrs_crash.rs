@@ -14,9 +14,9 @@ use nix::unistd::Pid;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A full-tunnel config for `iface` whose PostUp adds a NAT table that PostDown removes; the
+/// A full-tunnel config whose PostUp adds a NAT table that PostDown removes; the
 /// PreDown and PostDown hooks also append to `log`. `post_up_extra` runs after the NAT.
-fn full_tunnel(iface: &str, log: &str, post_up_extra: &str) -> String {
+fn full_tunnel(log: &str, post_up_extra: &str) -> String {
     let k = Keys::generate();
     let peer = Keys::generate();
     format!(
@@ -43,7 +43,7 @@ fn case(tag: &str, post_up_extra: &str) -> Case {
     let iface = unique_ifname();
     let dir = TempDir::new(tag);
     let log = dir.path.join("hooks.log");
-    let text = full_tunnel(&iface, log.to_str().expect("utf-8"), post_up_extra);
+    let text = full_tunnel(log.to_str().expect("utf-8"), post_up_extra);
     let conf = dir.file(&format!("{iface}.conf"), &text);
     Case {
         ns,

@@ -15,7 +15,8 @@ pub use system::SystemRunner;
 
 use crate::config::Config;
 use crate::plan::{
-    plan_down, plan_leftovers, plan_save, plan_up, Action, Os, Plan, PlanError, Undo,
+    plan_down, plan_leftovers, plan_save, plan_up, refused_setconf, repeated_peers, Action, Os,
+    Plan, PlanError, Undo,
 };
 use crate::state::{state_path, Recorded, State};
 use std::fmt;
@@ -36,6 +37,8 @@ pub struct RunError {
     pub message: String,
     /// The command's exit status, when it ran and failed.
     pub code: Option<i32>,
+    /// The interface's UAPI `errno`, when it refused the configuration (`wg setconf`).
+    pub errno: Option<i64>,
 }
 
 impl RunError {
@@ -44,6 +47,7 @@ impl RunError {
         RunError {
             message: message.into(),
             code: None,
+            errno: None,
         }
     }
 }
@@ -201,6 +205,8 @@ fn rollback(runner: &mut dyn Runner, done: Vec<Vec<Undo>>) -> Vec<String> {
 pub enum Error {
     /// Nothing was done.
     Plan(PlanError),
+    /// Nothing was done; the problem is at this place of the config (`file:line: …`).
+    Placed(String),
     /// A step failed (and the plan was rolled back).
     Exec(ExecError),
 }
@@ -209,7 +215,7 @@ impl Error {
     /// The exit status to leave with.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Plan(_) => 1,
+            Error::Plan(_) | Error::Placed(_) => 1,
             Error::Exec(e) => e.exit_code(),
         }
     }
@@ -219,6 +225,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Plan(e) => e.fmt(f),
+            Error::Placed(text) => f.write_str(text),
             Error::Exec(e) => e.fmt(f),
         }
     }
@@ -238,10 +245,14 @@ impl From<ExecError> for Error {
     }
 }
 
-/// `wgrs up`: gather facts on this system; undo what an earlier `up` of `iface` recorded and
-/// left behind (its daemon gone); plan; execute, keeping a record for `down` (Linux).
-pub fn up(cfg: &Config, iface: &str) -> Result<(), Error> {
+/// `wgrs up` of `config_path`: gather facts on this system; undo what an earlier `up` of
+/// `iface` recorded and left behind (its daemon gone); plan; execute, keeping a record for
+/// `down` (Linux). Errors about the config name its `file:line`.
+pub fn up(cfg: &Config, iface: &str, config_path: &str) -> Result<(), Error> {
     let mut sys = SystemRunner::new();
+    for warning in config_warnings(cfg, config_path) {
+        sys.say(&warning);
+    }
     let os = Os::current();
     let mut facts = gather(cfg, iface, Mode::Up, os, &mut sys);
     if let Some(cleanup) = plan_leftovers(iface, &facts)? {
@@ -257,17 +268,52 @@ pub fn up(cfg: &Config, iface: &str) -> Result<(), Error> {
         })?;
         facts = gather(cfg, iface, Mode::Up, os, &mut sys);
     }
-    let plan = plan_up(cfg, iface, &facts)?;
-    if plan.os != Os::Linux {
-        return Ok(execute(&plan, &mut sys)?);
+    let plan = plan_up(cfg, iface, &facts).map_err(|e| placed(e, config_path))?;
+    let result = if plan.os == Os::Linux {
+        let mut journal = FileJournal::new(iface);
+        execute_recorded(&plan, &mut sys, &mut journal, State::for_up(cfg, iface))
+    } else {
+        execute(&plan, &mut sys)
+    };
+    Ok(result.map_err(|e| explain_refusal(e, cfg, config_path))?)
+}
+
+/// What `up` warns about in `file`'s config: a `[Peer]` repeating an earlier one's PublicKey
+/// (wg merges them into one peer; the routes follow what the interface holds).
+pub fn config_warnings(cfg: &Config, file: &str) -> Vec<String> {
+    repeated_peers(cfg)
+        .into_iter()
+        .map(|(earlier, later)| {
+            format!(
+                "Warning: {file}:{later}: this [Peer] has the PublicKey of the [Peer] at line \
+                 {earlier}; the interface holds one peer for both, with the AllowedIPs of line \
+                 {later}"
+            )
+        })
+        .collect()
+}
+
+/// A plan error about a config line, prefixed with `file:line`.
+pub fn placed(e: PlanError, file: &str) -> Error {
+    match e.line() {
+        Some(line) => Error::Placed(format!("{file}:{line}: {e}")),
+        None => Error::Plan(e),
     }
-    let mut journal = FileJournal::new(iface);
-    Ok(execute_recorded(
-        &plan,
-        &mut sys,
-        &mut journal,
-        State::for_up(cfg, iface),
-    )?)
+}
+
+/// A configuration the interface refused (UAPI errno), told as the config's problem at its
+/// place, not as a `wg setconf` that never ran.
+pub fn explain_refusal(mut e: ExecError, cfg: &Config, file: &str) -> ExecError {
+    let Some(errno) = e.error.errno else {
+        return e;
+    };
+    e.error.message = match refused_setconf(cfg, errno) {
+        Some((line, why)) if line > 0 => format!("{file}:{line}: {why}"),
+        Some((_, why)) => format!("{file}: {why}"),
+        None => format!("{file}: {}", e.error.message),
+    };
+    e.step.clear();
+    e
 }
 
 /// `wgrs down`; `config_path` is rewritten first when the config says `SaveConfig = true`.

@@ -157,7 +157,7 @@ fn facts(lf: LinuxFacts) -> Facts {
 #[test]
 fn down_after_the_daemon_was_killed_undoes_the_record_and_runs_the_hooks() {
     let lf = LinuxFacts {
-        state: Some(Ok(recorded())),
+        state: Some(Ok(Box::new(recorded()))),
         socket_exists: true,
         ..LinuxFacts::default()
     };
@@ -190,7 +190,7 @@ fn down_after_the_daemon_was_killed_undoes_the_record_and_runs_the_hooks() {
 #[test]
 fn down_with_the_daemon_alive_deletes_its_link_instead() {
     let lf = LinuxFacts {
-        state: Some(Ok(recorded())),
+        state: Some(Ok(Box::new(recorded()))),
         socket_exists: true,
         is_wireguard: true,
         ..LinuxFacts::default()
@@ -205,7 +205,7 @@ fn down_with_the_daemon_alive_deletes_its_link_instead() {
 #[test]
 fn up_cleans_up_only_when_the_daemon_is_gone() {
     let dead = facts(LinuxFacts {
-        state: Some(Ok(recorded())),
+        state: Some(Ok(Box::new(recorded()))),
         ..LinuxFacts::default()
     });
     let plan = plan_leftovers("wg0", &dead)
@@ -217,7 +217,7 @@ fn up_cleans_up_only_when_the_daemon_is_gone() {
     );
     assert_eq!(plan.lines("").len(), 8, "no socket: nothing to remove");
     let alive = facts(LinuxFacts {
-        state: Some(Ok(recorded())),
+        state: Some(Ok(Box::new(recorded()))),
         iface_exists: true,
         is_wireguard: true,
         ..LinuxFacts::default()

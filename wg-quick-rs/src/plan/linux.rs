@@ -17,7 +17,7 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, lf: &LinuxFacts) -> Result<P
     if !ifc.dns.is_empty() && !lf.has_resolvconf {
         return Err(PlanError::NoResolvconf(iface.to_owned()));
     }
-    let uapi_set = setconf_request(cfg, &facts.resolved)?;
+    let uapi_set = setconf_request(cfg, facts)?;
     let mut steps = hooks(&ifc.pre_up, iface, None);
     steps.push(add_if(iface));
     steps.push(Step::cmd(

@@ -13,8 +13,10 @@ mod macos_routes;
 pub mod monitor;
 mod uapi;
 
+pub use common::{device_peers, repeated_peers};
 pub use error::PlanError;
 pub use facts::{Facts, LinuxFacts, MacFacts, MacService, OsFacts};
+pub use uapi::refused_setconf;
 
 use crate::config::Config;
 use std::fmt;
