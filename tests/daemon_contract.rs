@@ -175,11 +175,15 @@ fn failures_exit_1_with_the_reason() {
     let Some(ns) = Ns::new("c") else { return };
     let a = format!("wgc{}d", std::process::id() % 100_000);
     start(&ns, &a);
-    // A second daemon for the same interface: the socket is in use.
-    let out = ns.cmd(WGRS).arg(&a).output().unwrap();
+    // A second daemon for the same interface, in another namespace (so its TUN is free): the
+    // socket directory is shared, and the error names the socket in use.
+    let other = Ns::new("c2").unwrap();
+    let out = other.cmd(WGRS).arg(&a).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("wgrs:"), "{err}");
+    let want =
+        format!("wgrs: UAPI listen error: /var/run/wireguard/{a}.sock: unix socket in use\n");
+    assert!(err.ends_with(&want), "{err}");
     let v = Command::new(WGRS).arg("--version").output().unwrap();
     assert!(v.status.success() && String::from_utf8_lossy(&v.stdout).starts_with("wgrs v"));
     std::fs::remove_file(sock(&a)).unwrap();

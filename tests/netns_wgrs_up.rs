@@ -5,39 +5,10 @@
 
 mod common;
 use common::netns::*;
+use common::quick::*;
 use common::tunnel::*;
 use common::wg_daemon::*;
-use std::path::Path;
 use std::time::Duration;
-
-const WGRS: &str = env!("CARGO_BIN_EXE_wgrs");
-
-/// Everything `up` may touch in a namespace, as text, once IPv6 duplicate address detection on
-/// the underlay has settled (a "tentative" link-local address would differ later on its own).
-fn snapshot(ns: &Netns) -> String {
-    wait_until(Duration::from_secs(5), || {
-        !ns.ip(&["-6", "addr"]).ok().stdout.contains("tentative")
-    });
-    let mut out = String::new();
-    for args in [
-        &["-o", "addr"][..],
-        &["rule"],
-        &["-6", "rule"],
-        &["route", "show", "table", "all"],
-        &["-6", "route", "show", "table", "all"],
-    ] {
-        out += &format!("## ip {}\n{}", args.join(" "), ns.ip(args).ok().stdout);
-    }
-    out += &format!(
-        "## nft\n{}",
-        ns.exec(&["nft", "list", "ruleset"]).ok().stdout
-    );
-    out
-}
-
-fn wgrs_quick(ns: &Netns, cmd: &str, path: &Path) -> Run {
-    ns.exec_for(30, &[WGRS, cmd, path.to_str().expect("utf-8 path")])
-}
 
 fn up_down(full: bool) {
     if skip_unless_root(&["nft", "sysctl"]) {
@@ -65,7 +36,7 @@ fn up_down(full: bool) {
     );
     let dir = TempDir::new("wgrs-up");
     let path = dir.file(&format!("{a_if}.conf"), &conf);
-    let before = snapshot(&a);
+    let before = snapshot(&a, &a_if);
 
     let up = wgrs_quick(&a, "up", &path);
     assert!(up.success(), "wgrs up failed:\n{up}");
@@ -130,7 +101,7 @@ fn up_down(full: bool) {
         "daemon gone with its socket after down"
     );
     assert_eq!(
-        snapshot(&a),
+        snapshot(&a, &a_if),
         before,
         "down restores addresses, rules, routes and nft exactly"
     );
@@ -168,12 +139,12 @@ fn wgrs_up_failure_rolls_back() {
     );
     let dir = TempDir::new("wgrs-up-fail");
     let path = dir.file(&format!("{a_if}.conf"), &conf);
-    let before = snapshot(&a);
+    let before = snapshot(&a, &a_if);
     let up = wgrs_quick(&a, "up", &path);
     assert!(!up.success(), "a failing PostUp fails the whole up");
     assert!(
         wait_until(Duration::from_secs(3), || !uapi_socket(&a_if).exists()),
         "rolled back: daemon gone"
     );
-    assert_eq!(snapshot(&a), before, "rollback restores everything");
+    assert_eq!(snapshot(&a, &a_if), before, "rollback restores everything");
 }

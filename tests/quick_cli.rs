@@ -62,3 +62,35 @@ fn bad_configs_name_file_line_and_key_and_exit_1() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// An Endpoint that does not resolve: one error, with the program's prefix and file:line;
+/// nothing is done (no `[#]`).
+#[test]
+fn an_unresolvable_endpoint_is_one_error_naming_file_and_line() {
+    let key = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    let text = format!(
+        "[Interface]\nPrivateKey = {key}\n\n[Peer]\nPublicKey = {key}\nAllowedIPs = 10.0.0.0/24\n\
+         Endpoint = nowhere.invalid:51820\n"
+    );
+    let p = tmp("wgq1.conf", &text);
+    // Private, so that wg-quick's world-accessible warning does not join the output.
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let out = Command::new(WGRS)
+        .args(["up", p.to_str().expect("utf-8 path")])
+        .env("WG_ENDPOINT_RESOLUTION_RETRIES", "0")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let path = p.canonicalize().expect("path");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one error:\n{err}");
+    let (prefix, rest) = lines[0].split_once(": ").expect("prefix");
+    assert!(prefix.ends_with("wgrs"), "{err}");
+    assert!(
+        rest.starts_with(&format!("{}:7: Endpoint: ", path.display()))
+            && rest.ends_with(": `nowhere.invalid:51820'"),
+        "{err}"
+    );
+}

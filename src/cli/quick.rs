@@ -27,7 +27,7 @@ pub fn run(cmd: Quick, arg: &str) -> Result<(), Failure> {
             print!("{}", wg_quick_rs::config::strip(&loaded.text));
             return Ok(());
         }
-        Quick::Up => wg_quick_rs::exec::up(&loaded.config, &iface),
+        Quick::Up => wg_quick_rs::exec::up(&loaded.config, &iface, &path),
         Quick::Down => wg_quick_rs::exec::down(&loaded.config, &iface, &path),
         Quick::Save => wg_quick_rs::exec::save(&loaded.config, &iface, &path),
     };

@@ -16,7 +16,7 @@ pub fn socket_path(ifname: &str) -> PathBuf {
 }
 
 /// Bind the UAPI socket for `ifname`. A socket file nobody listens on is replaced; one that
-/// answers is left alone and reported as in use.
+/// answers is left alone and reported as in use, by its path.
 pub fn listen(ifname: &str) -> io::Result<UnixListener> {
     std::fs::create_dir_all(SOCKET_DIR)?;
     let path = socket_path(ifname);
@@ -32,7 +32,7 @@ pub fn listen(ifname: &str) -> io::Result<UnixListener> {
             if UnixStream::connect(&path).is_ok() {
                 return Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
-                    "unix socket in use",
+                    format!("{}: unix socket in use", path.display()),
                 ));
             }
             std::fs::remove_file(&path)?;
@@ -108,7 +108,12 @@ mod tests {
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
             .unwrap();
         assert_eq!(mode & 0o077, 0, "socket created under umask 077");
-        assert_eq!(listen(&name).unwrap_err().kind(), io::ErrorKind::AddrInUse);
+        let busy = listen(&name).unwrap_err();
+        assert_eq!(busy.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(
+            busy.to_string(),
+            format!("{SOCKET_DIR}/{name}.sock: unix socket in use")
+        );
         drop(first); // the file stays behind: stale
         assert!(path.exists());
         let second = listen(&name).unwrap();

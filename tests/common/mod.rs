@@ -1,4 +1,5 @@
 pub mod netns;
+pub mod quick;
 pub mod sim;
 pub mod tunnel;
 pub mod wg_daemon;

@@ -5,4 +5,5 @@ pub mod config;
 pub mod exec;
 pub mod plan;
 pub mod resolve;
+pub mod state;
 pub mod uapi_text;

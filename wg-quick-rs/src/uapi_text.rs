@@ -141,6 +141,7 @@ fn get_key(cfg: &mut Config, no: usize, key: &str, value: &str) -> Result<(), &'
             preshared_key: None,
             allowed_ips: Vec::new(),
             endpoint: None,
+            endpoint_line: Line(0),
             persistent_keepalive: None,
             line: Line(no),
         });

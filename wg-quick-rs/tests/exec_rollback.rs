@@ -31,6 +31,7 @@ impl Runner for Fake {
             return Err(RunError {
                 message: format!("call {k} failed"),
                 code: Some(2),
+                errno: None,
             });
         }
         match (action, &self.name) {

@@ -47,8 +47,11 @@ impl Probe for FakeProbe {
     fn read_file(&mut self, path: &str) -> Option<String> {
         self.files.get(path).cloned()
     }
-    fn resolve(&mut self, host: &str, _port: u16) -> Option<IpAddr> {
-        self.names.get(host).copied()
+    fn resolve(&mut self, host: &str, _port: u16) -> Result<IpAddr, String> {
+        self.names
+            .get(host)
+            .copied()
+            .ok_or_else(|| "Name or service not known".to_owned())
     }
     fn uapi_get(&mut self, iface: &str) -> Option<Zeroizing<String>> {
         self.uapi.get(iface).cloned().map(Zeroizing::new)

@@ -444,7 +444,7 @@ fn setconf_request_is_what_wg_setconf_sends() {
     let err = plan_up(&cfg, "wg0", &facts).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Name or service not known: `vpn.example.com:51820'"
+        "Endpoint: Name or service not known: `vpn.example.com:51820'"
     );
     let ip: IpAddr = "198.51.100.9".parse().unwrap();
     facts.resolved.insert("vpn.example.com".into(), ip);

@@ -14,9 +14,11 @@ fn normalize(mut cfg: Config) -> Config {
     let i = &mut cfg.interface;
     i.listen_port = i.listen_port.filter(|&p| p != 0);
     i.fwmark = i.fwmark.filter(|&m| m != 0);
+    i.listen_port_line = Line(0);
     for p in &mut cfg.peers {
         p.persistent_keepalive = p.persistent_keepalive.filter(|&k| k != 0);
         p.line = Line(0);
+        p.endpoint_line = Line(0);
     }
     cfg
 }
@@ -163,6 +165,7 @@ fn interface() -> impl Strategy<Value = Interface> {
     (wg, quick, hooks).prop_map(|((private_key, listen_port, fwmark), q, hooks)| Interface {
         private_key,
         listen_port,
+        listen_port_line: Line(0),
         fwmark,
         addresses: q.0,
         dns: q.1,
@@ -191,6 +194,7 @@ fn peer() -> impl Strategy<Value = Peer> {
                 preshared_key,
                 allowed_ips,
                 endpoint,
+                endpoint_line: Line(0),
                 persistent_keepalive,
                 line: Line(0),
             },

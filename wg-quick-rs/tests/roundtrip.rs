@@ -20,9 +20,11 @@ fn normalize(mut cfg: Config) -> Config {
     let i = &mut cfg.interface;
     i.listen_port = i.listen_port.filter(|&p| p != 0);
     i.fwmark = i.fwmark.filter(|&m| m != 0);
+    i.listen_port_line = Line(0);
     for p in &mut cfg.peers {
         p.persistent_keepalive = p.persistent_keepalive.filter(|&k| k != 0);
         p.line = Line(0);
+        p.endpoint_line = Line(0);
     }
     cfg
 }

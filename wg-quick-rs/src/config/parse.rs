@@ -82,6 +82,7 @@ struct PeerDraft {
     preshared_key: Option<Key>,
     allowed_ips: Vec<Cidr>,
     endpoint: Option<Endpoint>,
+    endpoint_line: usize,
     persistent_keepalive: Option<u16>,
     line: usize,
 }
@@ -186,7 +187,7 @@ impl Parser<'_> {
                 if value.is_empty() {
                     return Err(self.err(no, Some(name), "empty value"));
                 }
-                self.wg_key(name, value)
+                self.wg_key(no, name, value)
                     .map_err(|m| self.err(no, Some(name), m))
             }
             _ => Err(self.misplaced(no, key)),
@@ -206,6 +207,7 @@ impl Parser<'_> {
                 preshared_key: None,
                 allowed_ips: Vec::new(),
                 endpoint: None,
+                endpoint_line: 0,
                 persistent_keepalive: None,
                 line: no,
             });
@@ -248,12 +250,15 @@ impl Parser<'_> {
         self.err(no, name, msg)
     }
 
-    fn wg_key(&mut self, name: &str, value: &str) -> Result<(), String> {
+    fn wg_key(&mut self, no: usize, name: &str, value: &str) -> Result<(), String> {
         if self.section == WgSection::Interface {
             let iface = &mut self.interface;
             match name {
                 "PrivateKey" => iface.private_key = Some(values::key(value)?),
-                "ListenPort" => iface.listen_port = Some(values::listen_port(value)?),
+                "ListenPort" => {
+                    iface.listen_port = Some(values::listen_port(value)?);
+                    iface.listen_port_line = Line(no);
+                }
                 _ => iface.fwmark = Some(values::fwmark(value)?),
             }
             return Ok(());
@@ -265,7 +270,10 @@ impl Parser<'_> {
             "PublicKey" => peer.public_key = Some(values::key(value)?),
             "PresharedKey" => peer.preshared_key = Some(values::key(value)?),
             "AllowedIPs" => peer.allowed_ips.extend(values::allowed_ips(value)?),
-            "Endpoint" => peer.endpoint = Some(values::endpoint(value)?),
+            "Endpoint" => {
+                peer.endpoint = Some(values::endpoint(value)?);
+                peer.endpoint_line = no;
+            }
             _ => peer.persistent_keepalive = Some(values::keepalive(value)?),
         }
         Ok(())
@@ -287,6 +295,7 @@ impl Parser<'_> {
                 preshared_key: draft.preshared_key,
                 allowed_ips: draft.allowed_ips,
                 endpoint: draft.endpoint,
+                endpoint_line: Line(draft.endpoint_line),
                 persistent_keepalive: draft.persistent_keepalive,
                 line: Line(draft.line),
             });

@@ -57,6 +57,8 @@ pub struct Interface {
     pub private_key: Option<Key>,
     /// ListenPort.
     pub listen_port: Option<u16>,
+    /// Line of the (last) `ListenPort =`, to name it in errors (0: none).
+    pub listen_port_line: Line,
     /// FwMark (`off` = Some(0)).
     pub fwmark: Option<u32>,
     /// Address (repeated keys and comma lists add up, in order).
@@ -92,6 +94,8 @@ pub struct Peer {
     pub allowed_ips: Vec<Cidr>,
     /// Endpoint.
     pub endpoint: Option<Endpoint>,
+    /// Line of the (last) `Endpoint =`, to name it in errors (0: none).
+    pub endpoint_line: Line,
     /// PersistentKeepalive (`off` = Some(0)).
     pub persistent_keepalive: Option<u16>,
     /// Line of the `[Peer]` header, to name the peer in errors.

@@ -4,6 +4,7 @@
 use crate::config::{Config, Table};
 use crate::plan::monitor::MonitorFacts;
 use crate::plan::{Facts, LinuxFacts, MacFacts, MacService, MonitorSpec, Os, OsFacts, RUN_DIR};
+use crate::state::{state_path, State};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -16,8 +17,8 @@ pub trait Probe {
     fn which(&mut self, program: &str) -> bool;
     /// A file's text.
     fn read_file(&mut self, path: &str) -> Option<String>;
-    /// The first address a host name resolves to.
-    fn resolve(&mut self, host: &str, port: u16) -> Option<IpAddr>;
+    /// The first address a host name resolves to, or the resolver's reason why none.
+    fn resolve(&mut self, host: &str, port: u16) -> Result<IpAddr, String>;
     /// The answer to a UAPI `get=1` on the interface's socket, when it ends with `errno=0`.
     fn uapi_get(&mut self, iface: &str) -> Option<Zeroizing<String>>;
     /// Modification time in seconds of a path that exists.
@@ -40,17 +41,32 @@ const NEW_TUN_MTU: u32 = 1420;
 
 /// Asks `probe` what a plan for `mode` on `os` needs to know.
 pub fn gather(cfg: &Config, iface: &str, mode: Mode, os: Os, probe: &mut dyn Probe) -> Facts {
-    let mut resolved = BTreeMap::new();
+    let (mut resolved, mut unresolved) = (BTreeMap::new(), BTreeMap::new());
     let mut endpoints = Vec::new();
-    for ep in cfg.peers.iter().filter_map(|p| p.endpoint.as_ref()) {
+    // Only `up` uses endpoints: `down` and `save` must not wait on a resolver.
+    let peers = if mode == Mode::Up {
+        &cfg.peers[..]
+    } else {
+        &[]
+    };
+    for ep in peers.iter().filter_map(|p| p.endpoint.as_ref()) {
         let host = ep.host.trim_start_matches('[').trim_end_matches(']');
-        let ip = match host.parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
-            Err(_) => probe.resolve(host, ep.port).inspect(|&ip| {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            endpoints.push(ip);
+            continue;
+        }
+        if resolved.contains_key(&ep.host) || unresolved.contains_key(&ep.host) {
+            continue;
+        }
+        match probe.resolve(host, ep.port) {
+            Ok(ip) => {
                 resolved.insert(ep.host.clone(), ip);
-            }),
-        };
-        endpoints.extend(ip);
+                endpoints.push(ip);
+            }
+            Err(reason) => {
+                unresolved.insert(ep.host.clone(), reason);
+            }
+        }
     }
     let mut endpoint_mtus = BTreeMap::new();
     if mode == Mode::Up && cfg.interface.mtu.is_none() {
@@ -72,6 +88,7 @@ pub fn gather(cfg: &Config, iface: &str, mode: Mode, os: Os, probe: &mut dyn Pro
     };
     Facts {
         resolved,
+        unresolved,
         endpoint_mtus,
         os,
     }
@@ -105,9 +122,16 @@ fn linux_route_mtu(probe: &mut dyn Probe, route: &str) -> Option<u32> {
 fn linux(cfg: &Config, iface: &str, mode: Mode, probe: &mut dyn Probe) -> LinuxFacts {
     let mut lf = LinuxFacts {
         resolvconf_interface_order: probe.read_file("/etc/resolvconf/interface-order"),
+        state: probe
+            .read_file(&state_path(iface))
+            .map(|text| State::from_text(&text).map(Box::new)),
+        socket_exists: probe.mtime(&format!("{RUN_DIR}/{iface}.sock")).is_some(),
         ..LinuxFacts::default()
     };
     if mode == Mode::Up {
+        if lf.state.is_some() {
+            lf.is_wireguard = probe.uapi_get(iface).is_some();
+        }
         lf.iface_exists = probe
             .output(&["ip", "link", "show", "dev", iface])
             .is_some_and(|o| !o.trim().is_empty());

@@ -42,6 +42,7 @@ impl Runner for SystemRunner {
             Action::SetConfig { iface, uapi_set } => uapi_set_request(iface, uapi_set),
             Action::SetFwmark { iface, fwmark } => {
                 uapi_set_request(iface, &format!("set=1\nfwmark={fwmark}\n\n"))
+                    .map_err(|e| RunError { errno: None, ..e })
             }
             Action::SaveConfig(spec) => save_config(spec, self).map(|()| Ran::Done),
             Action::RemoveFile { path } => match std::fs::remove_file(path) {
@@ -76,6 +77,7 @@ fn run_command(argv: &[String], stdin: Option<&str>) -> Result<(), RunError> {
             } else {
                 126
             }),
+            errno: None,
         }
     })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -94,6 +96,7 @@ fn run_command(argv: &[String], stdin: Option<&str>) -> Result<(), RunError> {
                 None => "killed by a signal".to_owned(),
             },
             code: status.code(),
+            errno: None,
         })
     }
 }
@@ -119,6 +122,7 @@ fn start_daemon(arg: &str, name_file: Option<&str>) -> Result<Ran, RunError> {
                 status.code().unwrap_or(1)
             ),
             code: status.code(),
+            errno: None,
         });
     }
     let Some(file) = name_file else {
@@ -173,9 +177,10 @@ fn uapi_set_request(iface: &str, request: &str) -> Result<Ran, RunError> {
         .map_err(|e| RunError::msg(format!("{RUN_DIR}/{iface}.sock: {e}")))?;
     match errno_of(&answer) {
         Some(0) => Ok(Ran::Done),
-        Some(n) => Err(RunError::msg(format!(
-            "Unable to modify interface: errno={n}"
-        ))),
+        Some(n) => Err(RunError {
+            errno: Some(n),
+            ..RunError::msg(format!("Unable to modify interface: errno={n}"))
+        }),
         None => Err(RunError::msg(
             "Unable to modify interface: no errno in the answer",
         )),
@@ -208,17 +213,15 @@ impl Probe for SystemRunner {
     }
 
     /// With wg's retries (`WG_ENDPOINT_RESOLUTION_RETRIES`), see [`crate::resolve`].
-    fn resolve(&mut self, host: &str, port: u16) -> Option<IpAddr> {
+    fn resolve(&mut self, host: &str, port: u16) -> Result<IpAddr, String> {
         let ep = crate::config::Endpoint {
             host: host.to_owned(),
             port,
         };
         match crate::resolve::resolve_endpoint(&ep) {
-            Ok(a) => Some(a.ip()),
-            Err(e) => {
-                eprintln!("{e}");
-                None
-            }
+            Ok(a) => Ok(a.ip()),
+            Err(crate::resolve::EndpointError::Failed { message, .. }) => Err(message),
+            Err(e) => Err(e.to_string()),
         }
     }
 

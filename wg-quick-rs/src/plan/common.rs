@@ -2,7 +2,7 @@
 //! (`sort -nr -k 2 -t /` over `wg show allowed-ips`), endpoints and the automatic MTU.
 
 use super::{Action, Facts, PlanError, Step};
-use crate::config::{Cidr, Config, Endpoint};
+use crate::config::{Cidr, Config, Peer};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -67,8 +67,7 @@ pub fn cidr_text(c: Cidr) -> String {
 /// Every allowed IP of every peer, masked, once each, in wg-quick's order: longest prefix
 /// first, ties by the whole text in reverse byte order (`LC_ALL=C sort -nr -k 2 -t /`).
 pub fn sorted_allowed_ips(cfg: &Config) -> Vec<Cidr> {
-    let mut all: Vec<(Cidr, String)> = cfg
-        .peers
+    let mut all: Vec<(Cidr, String)> = device_peers(cfg)
         .iter()
         .flat_map(|p| p.allowed_ips.iter())
         .map(|&c| {
@@ -84,6 +83,43 @@ pub fn sorted_allowed_ips(cfg: &Config) -> Vec<Cidr> {
     all.into_iter().map(|(c, _)| c).collect()
 }
 
+/// The peers as the device holds them after `wg setconf`: a `[Peer]` whose PublicKey an
+/// earlier one had updates that peer (set=1 selects it again), each key set anew replaces the
+/// old value, and `replace_allowed_ips=true` makes the later section's AllowedIPs the only
+/// ones. Routes and endpoints are planned from these, as wg-quick reads them back.
+pub fn device_peers(cfg: &Config) -> Vec<Peer> {
+    let mut peers: Vec<Peer> = Vec::with_capacity(cfg.peers.len());
+    for p in &cfg.peers {
+        let Some(held) = peers.iter_mut().find(|h| h.public_key == p.public_key) else {
+            peers.push(p.clone());
+            continue;
+        };
+        if p.preshared_key.is_some() {
+            held.preshared_key.clone_from(&p.preshared_key);
+        }
+        if p.endpoint.is_some() {
+            held.endpoint.clone_from(&p.endpoint);
+            held.endpoint_line = p.endpoint_line;
+        }
+        if p.persistent_keepalive.is_some() {
+            held.persistent_keepalive = p.persistent_keepalive;
+        }
+        held.allowed_ips.clone_from(&p.allowed_ips);
+    }
+    peers
+}
+
+/// `[Peer]` sections that repeat an earlier one's PublicKey, as (earlier line, later line).
+pub fn repeated_peers(cfg: &Config) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for (i, p) in cfg.peers.iter().enumerate() {
+        if let Some(first) = cfg.peers[..i].iter().find(|q| q.public_key == p.public_key) {
+            pairs.push((first.line.0, p.line.0));
+        }
+    }
+    pairs
+}
+
 /// `network` (a masked prefix) contains the prefix `p`.
 pub fn covers(network: Cidr, p: Cidr) -> bool {
     network.addr.is_ipv4() == p.addr.is_ipv4()
@@ -94,31 +130,38 @@ pub fn covers(network: Cidr, p: Cidr) -> bool {
         }) == network
 }
 
-/// The address an endpoint stands for: a literal, or the facts' resolution of the host name.
-pub fn endpoint_ip(
-    ep: &Endpoint,
-    resolved: &BTreeMap<String, IpAddr>,
-) -> Result<IpAddr, PlanError> {
+/// The address a peer's endpoint stands for (`None`: it has none): a literal, or the facts'
+/// resolution of the host name; a name that did not resolve is an error naming its line.
+pub fn endpoint_ip(peer: &Peer, facts: &Facts) -> Result<Option<IpAddr>, PlanError> {
+    let Some(ep) = &peer.endpoint else {
+        return Ok(None);
+    };
     let host = ep.host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ip);
+        return Ok(Some(ip));
     }
-    resolved
-        .get(&ep.host)
-        .copied()
-        .ok_or_else(|| PlanError::Unresolved {
+    match facts.resolved.get(&ep.host) {
+        Some(&ip) => Ok(Some(ip)),
+        None => Err(PlanError::Unresolved {
             host: ep.host.clone(),
             port: ep.port,
-        })
+            reason: facts
+                .unresolved
+                .get(&ep.host)
+                .cloned()
+                .unwrap_or_else(|| "Name or service not known".to_owned()),
+            line: peer.endpoint_line.0,
+        }),
+    }
 }
 
-/// The endpoint addresses of the peers that have one, in peer order (`wg show endpoints`).
+/// The endpoint addresses the device will hold, in peer order (`wg show endpoints`).
 pub fn endpoint_ips(cfg: &Config, facts: &Facts) -> Result<Vec<IpAddr>, PlanError> {
-    cfg.peers
-        .iter()
-        .filter_map(|p| p.endpoint.as_ref())
-        .map(|ep| endpoint_ip(ep, &facts.resolved))
-        .collect()
+    let mut ips = Vec::new();
+    for peer in device_peers(cfg) {
+        ips.extend(endpoint_ip(&peer, facts)?);
+    }
+    Ok(ips)
 }
 
 /// Automatic MTU: the smallest MTU among the routes to the endpoints (our issue; wg-quick takes

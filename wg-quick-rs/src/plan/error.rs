@@ -23,15 +23,26 @@ pub enum PlanError {
     NoResolvconf(String),
     /// A full tunnel needs `nft` or `iptables-restore` for its firewall rules.
     NoFirewall(String),
-    /// An endpoint host name that the facts do not resolve.
+    /// An endpoint host name that did not resolve.
     Unresolved {
         /// Host as written.
         host: String,
         /// Port.
         port: u16,
+        /// The resolver's reason.
+        reason: String,
+        /// Line of the `Endpoint =` (0: unknown).
+        line: usize,
     },
     /// macOS with `Table =` other than auto, main or off.
     DarwinTable,
+    /// The record an earlier `up` left cannot be read.
+    BadState {
+        /// The state file.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -56,14 +67,30 @@ impl fmt::Display for PlanError {
                 "`{iface}' routes all traffic (AllowedIPs /0), which needs `nft' or \
                  `iptables-restore', and neither is installed"
             ),
-            PlanError::Unresolved { host, port } => {
+            PlanError::Unresolved {
+                host, port, reason, ..
+            } => {
                 if host.contains(':') {
-                    write!(f, "Name or service not known: `[{host}]:{port}'")
+                    write!(f, "Endpoint: {reason}: `[{host}]:{port}'")
                 } else {
-                    write!(f, "Name or service not known: `{host}:{port}'")
+                    write!(f, "Endpoint: {reason}: `{host}:{port}'")
                 }
             }
             PlanError::DarwinTable => f.write_str("Darwin only supports TABLE=auto|main|off"),
+            PlanError::BadState { path, reason } => write!(
+                f,
+                "`{path}': {reason}; remove it to let `down' work from the live interface alone"
+            ),
+        }
+    }
+}
+
+impl PlanError {
+    /// The config line the error is about, when it is about one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            PlanError::Unresolved { line, .. } => Some(*line).filter(|&l| l > 0),
+            _ => None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (`exec::gather`) or written by hand in tests. Raw command output is kept raw where wg-quick
 //! matches text in it, so that matching stays in pure, tested code.
 
+use crate::state::{State, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -10,6 +11,8 @@ use std::net::IpAddr;
 pub struct Facts {
     /// Endpoint host names resolved to an address (literal addresses need no entry).
     pub resolved: BTreeMap<String, IpAddr>,
+    /// Endpoint host names that did not resolve, with the resolver's reason.
+    pub unresolved: BTreeMap<String, String>,
     /// MTU of the route to each endpoint address (the route's `mtu`, else its device's MTU).
     pub endpoint_mtus: BTreeMap<IpAddr, u32>,
     /// The per-system part.
@@ -30,6 +33,7 @@ impl Facts {
     pub fn linux(lf: LinuxFacts) -> Self {
         Facts {
             resolved: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
             endpoint_mtus: BTreeMap::new(),
             os: OsFacts::Linux(lf),
         }
@@ -39,6 +43,7 @@ impl Facts {
     pub fn macos(mf: MacFacts) -> Self {
         Facts {
             resolved: BTreeMap::new(),
+            unresolved: BTreeMap::new(),
             endpoint_mtus: BTreeMap::new(),
             os: OsFacts::MacOs(mf),
         }
@@ -78,6 +83,10 @@ pub struct LinuxFacts {
     pub iptables_save: String,
     /// `ip6tables-save` output, for `down`.
     pub ip6tables_save: String,
+    /// What an earlier `wgrs up` recorded in `/var/run/wireguard/IFACE.wgrs-quick.state`.
+    pub state: Option<Result<Box<State>, StateError>>,
+    /// `/var/run/wireguard/IFACE.sock` exists (answering or not).
+    pub socket_exists: bool,
 }
 
 /// A macOS network service (`networksetup -listallnetworkservices`) and its DNS before `up`.

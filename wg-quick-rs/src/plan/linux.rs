@@ -17,7 +17,7 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, lf: &LinuxFacts) -> Result<P
     if !ifc.dns.is_empty() && !lf.has_resolvconf {
         return Err(PlanError::NoResolvconf(iface.to_owned()));
     }
-    let uapi_set = setconf_request(cfg, &facts.resolved)?;
+    let uapi_set = setconf_request(cfg, facts)?;
     let mut steps = hooks(&ifc.pre_up, iface, None);
     steps.push(add_if(iface));
     steps.push(Step::cmd(
@@ -52,6 +52,14 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, lf: &LinuxFacts) -> Result<P
 
 /// `cmd_down`.
 pub fn down(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Result<Plan, PlanError> {
+    if let Some(state) = super::linux_state::recorded(iface, lf)? {
+        return Ok(super::linux_state::down(
+            iface,
+            lf,
+            state,
+            Some((cfg, path)),
+        ));
+    }
     if !lf.is_wireguard {
         return Err(PlanError::NotWireGuard(iface.to_owned()));
     }
@@ -282,7 +290,7 @@ fn has_word_seq(line: &str, needle: &str) -> bool {
 }
 
 /// `save_config` (announced as its `wg showconf IFACE`).
-fn save_step(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Step {
+pub fn save_step(cfg: &Config, iface: &str, path: &str, lf: &LinuxFacts) -> Step {
     let spec = SaveSpec {
         os: Os::Linux,
         iface: iface.to_owned(),

@@ -28,7 +28,7 @@ pub fn up(cfg: &Config, iface: &str, facts: &Facts, mf: &MacFacts) -> Result<Pla
     if matches!(ifc.table, Table::Id(t) if t != MAIN_TABLE) && !sorted_allowed_ips(cfg).is_empty() {
         return Err(PlanError::DarwinTable);
     }
-    let uapi_set = setconf_request(cfg, &facts.resolved)?;
+    let uapi_set = setconf_request(cfg, facts)?;
     let endpoints = endpoint_ips(cfg, facts)?;
     let r = REAL_IFACE;
     let mut steps = vec![add_if(iface)];

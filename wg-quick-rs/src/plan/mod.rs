@@ -7,13 +7,16 @@ mod error;
 mod facts;
 mod linux;
 mod linux_default;
+mod linux_state;
 mod macos;
 mod macos_routes;
 pub mod monitor;
 mod uapi;
 
+pub use common::{device_peers, repeated_peers};
 pub use error::PlanError;
 pub use facts::{Facts, LinuxFacts, MacFacts, MacService, OsFacts};
+pub use uapi::refused_setconf;
 
 use crate::config::Config;
 use std::fmt;
@@ -330,6 +333,17 @@ pub fn plan_down(
     match &facts.os {
         OsFacts::Linux(lf) => linux::down(cfg, iface, config_path, lf),
         OsFacts::MacOs(mf) => macos::down(cfg, iface, config_path, mf),
+    }
+}
+
+/// Plans the clean-up of what an earlier `wgrs up` of `iface` recorded and left behind (its
+/// daemon gone: killed, or `up` stopped half-way), to run before a new `up`; `None` when
+/// there is nothing to clean up. Linux only (macOS keeps no record).
+pub fn plan_leftovers(iface: &str, facts: &Facts) -> Result<Option<Plan>, PlanError> {
+    common::check_iface_name(iface)?;
+    match &facts.os {
+        OsFacts::Linux(lf) => linux_state::leftovers(iface, lf),
+        OsFacts::MacOs(_) => Ok(None),
     }
 }
 

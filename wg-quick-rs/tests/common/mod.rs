@@ -201,6 +201,7 @@ pub fn peer(n: u8, allowed: &[&str], endpoint: Option<(&str, u16)>) -> Peer {
             host: host.to_owned(),
             port,
         }),
+        endpoint_line: Line(0),
         persistent_keepalive: None,
         line: Line(0),
     }
