@@ -219,12 +219,14 @@ fn watch_for_stop(sh: &Arc<Shared>, name: &str) {
 /// deletes the interface).
 fn shutdown(sh: &Shared, name: &str, reason: &StopReason) {
     tracing::info!("Device closing: {reason}");
-    {
-        let mut dev = sh.device();
-        dev.set_up(false, sh.clock.now());
+    let now = sh.clock.now();
+    // Erase every key on the control thread (it ends with the job; were it gone already, the
+    // device and its keys were dropped, and zeroized, with it).
+    let _ = sh.control().call(move |dev| {
+        dev.set_up(false, now);
         dev.set_private_key(None);
         dev.clear_peers();
-    }
+    });
     if *reason != StopReason::SocketDeleted {
         let _ = std::fs::remove_file(uapi_socket::socket_path(name));
     }

@@ -3,9 +3,9 @@
 //! published index map, opened in place, checked (replay, AllowedIPs), then written to the TUN
 //! as one batch. No device lock anywhere (docs/ARCHITECTURE.md).
 
+use crossbeam_channel::Sender;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,12 +87,12 @@ struct Scratch {
 /// The inbound direction's state (one thread runs it at a time).
 pub struct Inbound {
     s: Scratch,
-    handshakes: SyncSender<HandshakeJob>,
+    handshakes: Sender<HandshakeJob>,
 }
 
 impl Inbound {
     /// Receive buffers, and the queue to the handshake worker.
-    pub fn new(handshakes: SyncSender<HandshakeJob>) -> Self {
+    pub fn new(handshakes: Sender<HandshakeJob>) -> Self {
         Self {
             s: Scratch {
                 bufs: (0..BATCH)
@@ -140,7 +140,7 @@ impl Inbound {
 }
 
 /// Run the inbound direction alone until the daemon stops.
-pub fn run(sh: Arc<Shared>, handshakes: SyncSender<HandshakeJob>) {
+pub fn run(sh: Arc<Shared>, handshakes: Sender<HandshakeJob>) {
     let mut inbound = Inbound::new(handshakes);
     while !sh.stop.requested() {
         inbound.step(&sh, None);
@@ -161,7 +161,7 @@ fn classify(
     s: &mut Scratch,
     n: usize,
     cursor: &mut Cursor,
-    handshakes: &SyncSender<HandshakeJob>,
+    handshakes: &Sender<HandshakeJob>,
 ) -> bool {
     s.transport.clear();
     while cursor.buf < n {

@@ -16,7 +16,6 @@ pub mod workers;
 
 use std::io;
 use std::os::unix::net::UnixListener;
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 pub use shared::{Shared, StopReason};
@@ -28,13 +27,16 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
         .map(drop)
 }
 
-/// Start the data path, handshake, timer and UAPI threads for a configured device.
+/// Start the packet threads, the control thread and the UAPI thread for a configured device.
 pub fn start(sh: &Arc<Shared>, listener: UnixListener) -> io::Result<()> {
-    let (tx, rx) = sync_channel(workers::HANDSHAKE_QUEUE);
+    let Some(parked) = sh.take_parked() else {
+        return Err(io::Error::other("the device was already started"));
+    };
+    let (tx, rx) = crossbeam_channel::bounded(workers::HANDSHAKE_QUEUE);
     let s = Arc::clone(sh);
-    spawn("wgrs-handshake", move || workers::run_handshakes(s, rx))?;
-    let s = Arc::clone(sh);
-    spawn("wgrs-timers", move || workers::run_timers(s))?;
+    spawn("wgrs-control", move || {
+        workers::run_control(s, parked.device, rx, parked.jobs, parked.kicks)
+    })?;
     if duty::pollable(sh) {
         // One I/O thread for both directions, a helper for UDP when both are busy.
         let (io_thread, helper) = duty::threads(sh, inbound::Inbound::new(tx));

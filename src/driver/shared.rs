@@ -1,13 +1,13 @@
-//! State the driver's threads share: the control plane (the device) behind its lock, the data
-//! plane it publishes, the TUN and UDP endpoints, the control thread's wake-up and the
-//! shutdown signal. Device outputs are carried out here. Only control-plane threads (handshake
-//! worker, timer thread, UAPI) take the device lock; packet threads use `plane`.
+//! State the driver's threads share: the way to the control thread (which alone owns the
+//! device), the data plane it publishes, the TUN and UDP endpoints and the shutdown signal.
+//! Device outputs are carried out here. Packet threads use `plane` and never the device.
 
+use crossbeam_channel::Receiver;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use super::clock::Clock;
+use super::workers::{ControlHandle, Job};
 use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
 use crate::proto::device::{Device, Output};
 use crate::proto::link::Link;
@@ -69,41 +69,22 @@ impl Stop {
     }
 }
 
-/// What the timer thread sleeps on.
-#[derive(Default)]
-pub struct TimerState {
-    /// The deadline it sleeps towards (`None` = forever).
-    pub target: Option<Duration>,
-    /// The data plane queued requests since the timer thread last looked.
-    pub kicked: bool,
-}
-
-/// Wakes the timer thread when an earlier deadline appears or the data plane asks for
-/// something.
-#[derive(Default)]
-pub struct TimerSignal {
-    /// Deadline and kick.
-    pub state: Mutex<TimerState>,
-    /// Notified when `state` changed.
-    pub cv: Condvar,
-}
-
-impl TimerSignal {
-    /// Lock the state.
-    pub fn lock(&self) -> MutexGuard<'_, TimerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The data plane queued a request: wake the timer thread to carry it out.
-    pub fn kick(&self) {
-        self.lock().kicked = true;
-        self.cv.notify_one();
-    }
+/// What the control thread starts with.
+pub struct Parked {
+    /// The control plane.
+    pub device: Device,
+    /// Jobs from other threads.
+    pub jobs: Receiver<Job>,
+    /// Kicks from the data plane.
+    pub kicks: Receiver<()>,
 }
 
 /// Everything the threads share.
 pub struct Shared {
-    device: Mutex<Device>,
+    /// The device and the control thread's ends of its channels, until `driver::start` hands
+    /// them to the control thread.
+    parked: Mutex<Option<Parked>>,
+    control: ControlHandle,
     /// What the packet threads read (published by the device).
     pub plane: Arc<Plane>,
     /// The TUN device.
@@ -111,8 +92,6 @@ pub struct Shared {
     bind: RwLock<Arc<dyn Bind>>,
     /// Clock.
     pub clock: Clock,
-    /// Timer thread wake-up.
-    pub timer: TimerSignal,
     /// Stop signal.
     pub stop: Stop,
     /// Handshake messages waiting for the handshake worker.
@@ -153,13 +132,18 @@ impl Shared {
         bind_factory: BindFactory,
     ) -> Arc<Self> {
         let plane = Arc::clone(device.plane());
+        let (control, jobs, kicks) = ControlHandle::new();
         let sh = Arc::new(Self {
-            device: Mutex::new(device),
+            parked: Mutex::new(Some(Parked {
+                device,
+                jobs,
+                kicks,
+            })),
+            control,
             plane,
             tun,
             bind: RwLock::new(bind),
             clock: Clock::default(),
-            timer: TimerSignal::default(),
             stop: Stop::default(),
             handshake_backlog: AtomicUsize::new(0),
             fwmark: std::sync::atomic::AtomicU32::new(0),
@@ -169,7 +153,7 @@ impl Shared {
         let weak = Arc::downgrade(&sh);
         sh.plane.set_waker(Box::new(move || {
             if let Some(sh) = weak.upgrade() {
-                sh.timer.kick();
+                sh.control.kick();
             }
         }));
         sh
@@ -185,16 +169,14 @@ impl Shared {
         (self.bind_factory)(port)
     }
 
-    /// Lock the device. A poisoned lock (a panic elsewhere) is fatal for the daemon.
-    pub fn device(&self) -> MutexGuard<'_, Device> {
-        match self.device.lock() {
-            Ok(g) => g,
-            Err(p) => {
-                self.stop
-                    .request(StopReason::Fatal("device lock poisoned".into()));
-                p.into_inner()
-            }
-        }
+    /// The control thread.
+    pub fn control(&self) -> &ControlHandle {
+        &self.control
+    }
+
+    /// The device and the control thread's channel ends (once: for `driver::start`).
+    pub fn take_parked(&self) -> Option<Parked> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// The current UDP bind.
@@ -212,25 +194,6 @@ impl Shared {
         // The I/O thread may be asleep on the old sockets: make it pick up the new ones.
         if let Some(bell) = &self.bell {
             bell.ring();
-        }
-    }
-
-    /// After a control-plane call: publish what changed to the data plane, take the device's
-    /// outputs and wake the timer thread if a deadline moved earlier. Call with the device
-    /// still locked; carry the outputs out after unlocking.
-    pub fn take_outputs(&self, dev: &mut Device, out: &mut Vec<Output>) {
-        dev.publish();
-        out.extend(dev.drain_outputs());
-        let next = dev.poll_timeout();
-        let mut state = self.timer.lock();
-        let earlier = match (next, state.target) {
-            (Some(n), Some(t)) => n < t,
-            (Some(_), None) => true,
-            _ => false,
-        };
-        if earlier {
-            state.target = next;
-            self.timer.cv.notify_one();
         }
     }
 

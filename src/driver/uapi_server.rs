@@ -52,7 +52,7 @@ fn read_line(r: &mut impl BufRead, max: usize) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
-fn handle(sh: &Shared, stream: UnixStream) -> io::Result<()> {
+fn handle(sh: &Arc<Shared>, stream: UnixStream) -> io::Result<()> {
     let mut w = stream.try_clone()?;
     let mut r = BufReader::new(stream);
     while let Some(op) = read_line(&mut r, uapi::MAX_LINE_LEN)? {
@@ -128,11 +128,13 @@ fn read_set_body(r: &mut impl BufRead) -> io::Result<Vec<u8>> {
 fn get(sh: &Shared) -> zeroize::Zeroizing<String> {
     let port = sh.bind().local_port();
     let fwmark = sh.fwmark.load(std::sync::atomic::Ordering::Relaxed);
-    let dev = sh.device();
-    uapi::format_get(&DeviceView::from_device(&dev, port, fwmark))
+    let answer = sh
+        .control()
+        .call(move |dev| uapi::format_get(&DeviceView::from_device(dev, port, fwmark)));
+    answer.unwrap_or_else(|| uapi::format_errno(uapi::ERRNO_IO).into())
 }
 
-fn set(sh: &Shared, body: &[u8]) -> zeroize::Zeroizing<String> {
+fn set(sh: &Arc<Shared>, body: &[u8]) -> zeroize::Zeroizing<String> {
     let answer = match apply(sh, body) {
         Ok(()) => 0,
         Err(e) => {
@@ -144,7 +146,7 @@ fn set(sh: &Shared, body: &[u8]) -> zeroize::Zeroizing<String> {
 }
 
 /// Parse, prepare the sockets (the only step that can still fail), then apply to the device.
-fn apply(sh: &Shared, body: &[u8]) -> Result<(), UapiError> {
+fn apply(sh: &Arc<Shared>, body: &[u8]) -> Result<(), UapiError> {
     let req = uapi::parse_set_bytes(body)?;
     let current = sh.bind();
     let new_bind = match req.listen_port {
@@ -176,22 +178,19 @@ fn apply(sh: &Shared, body: &[u8]) -> Result<(), UapiError> {
     if req.fwmark.is_some() {
         tracing::debug!("UAPI: Updating fwmark");
     }
-    let mut outputs = Vec::new();
-    {
-        let mut dev = sh.device();
-        let now = sh.clock.now();
-        if let Err(e) = uapi::apply_set(&mut dev, req, now) {
+    let s = Arc::clone(sh);
+    let applied = sh.control().call(move |dev| {
+        if let Err(e) = uapi::apply_set(dev, req, s.clock.now()) {
             if new_bind.is_none() && mark != old_mark {
                 let _ = current.set_fwmark(old_mark); // undo: a refused set changes nothing
             }
             return Err(e);
         }
-        sh.fwmark.store(mark, std::sync::atomic::Ordering::Relaxed);
+        s.fwmark.store(mark, std::sync::atomic::Ordering::Relaxed);
         if let Some(b) = new_bind {
-            sh.replace_bind(b);
+            s.replace_bind(b);
         }
-        sh.take_outputs(&mut dev, &mut outputs);
-    }
-    sh.carry_out(&mut outputs);
-    Ok(())
+        Ok(())
+    });
+    applied.unwrap_or_else(|| Err(UapiError::new(uapi::ERRNO_IO, "the daemon is stopping")))
 }

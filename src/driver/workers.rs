@@ -1,41 +1,115 @@
-//! The handshake worker (Noise steps are slow: they run off the data path, and the queue's
-//! length is the device's under-load signal) and the timer thread (sleeps until the next
-//! deadline or until the data plane asks for something; an idle device has neither, so it
-//! never wakes).
+//! The control thread: the one thread that owns the control plane (`Device`, whitepaper §5,
+//! §6). It takes, in turn, handshake messages from their bounded queue (Noise steps are slow:
+//! they never run on a packet thread, and the queue's length is the under-load signal), jobs
+//! from the UAPI server and the shutdown path, the data plane's requests, and timer deadlines.
+//! It sleeps until one of them arrives; an idle device has none, so it never wakes.
 
+use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 use super::inbound::HandshakeJob;
 use super::shared::Shared;
-use crate::proto::device::ReceiveError;
+use crate::proto::device::{Device, ReceiveError};
 
 /// Handshake messages queued at most (wireguard-go's QueueHandshakeSize).
 pub const HANDSHAKE_QUEUE: usize = 1024;
 
-/// Process queued handshake messages until the queue's senders are gone.
-pub fn run_handshakes(sh: Arc<Shared>, rx: Receiver<HandshakeJob>) {
-    let mut outputs = Vec::new();
-    for job in rx {
-        let (from, bytes) = (job.from, job.bytes());
-        let backlog = sh
-            .handshake_backlog
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
-        let now = sh.clock.now();
-        {
-            let mut dev = sh.device();
-            dev.set_handshake_queue_len(backlog);
-            if let Err(e) = dev.handle_datagram(from, bytes, now) {
-                log_handshake_drop(from, bytes, e);
-            }
-            sh.take_outputs(&mut dev, &mut outputs);
+/// Work for the control thread, run with the device.
+pub type Job = Box<dyn FnOnce(&mut Device) + Send>;
+
+/// How other threads reach the control thread.
+pub struct ControlHandle {
+    jobs: Sender<Job>,
+    kick: Sender<()>,
+}
+
+impl ControlHandle {
+    /// The handle and the control thread's ends.
+    pub fn new() -> (Self, Receiver<Job>, Receiver<()>) {
+        let (jobs, jobs_rx) = crossbeam_channel::unbounded();
+        // One pending kick is enough: the thread drains every request when it wakes.
+        let (kick, kick_rx) = crossbeam_channel::bounded(1);
+        (Self { jobs, kick }, jobs_rx, kick_rx)
+    }
+
+    /// Wake the control thread to carry out the data plane's requests.
+    pub fn kick(&self) {
+        match self.kick.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
         }
+    }
+
+    /// Run `f` on the control thread with the device and wait for its result; `None` once the
+    /// control thread has ended (the daemon is stopping).
+    pub fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Device) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let job: Job = Box::new(move |dev| {
+            let r = f(dev);
+            dev.publish(); // the caller may send traffic the moment it has the answer
+            let _ = tx.send(r);
+        });
+        self.jobs.send(job).ok()?;
+        rx.recv().ok()
+    }
+}
+
+/// The control thread's body: owns `dev` until the daemon stops.
+pub fn run_control(
+    sh: Arc<Shared>,
+    mut dev: Device,
+    handshakes: Receiver<HandshakeJob>,
+    jobs: Receiver<Job>,
+    kicks: Receiver<()>,
+) {
+    let mut outputs = Vec::new();
+    loop {
+        let now = sh.clock.now();
+        dev.poll_requests(now);
+        if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
+            dev.handle_timeout(now);
+        }
+        dev.publish();
+        outputs.extend(dev.drain_outputs());
         sh.carry_out(&mut outputs);
-        if sh.stop.requested() {
+        if sh.stop.requested() && jobs.is_empty() {
             return;
         }
+        let wait = dev
+            .poll_timeout()
+            .map(|t| t.saturating_sub(sh.clock.now().mono));
+        let timeout = match wait {
+            Some(w) => crossbeam_channel::after(w),
+            None => crossbeam_channel::never(),
+        };
+        select! {
+            recv(jobs) -> job => match job {
+                Ok(job) => job(&mut dev),
+                Err(_) => return,
+            },
+            recv(handshakes) -> job => match job {
+                Ok(job) => handshake(&sh, &mut dev, &job),
+                Err(_) => return,
+            },
+            recv(kicks) -> _ => {}
+            recv(timeout) -> _ => {}
+        }
+    }
+}
+
+/// One queued handshake message.
+fn handshake(sh: &Shared, dev: &mut Device, job: &HandshakeJob) {
+    let (from, bytes) = (job.from, job.bytes());
+    let backlog = sh
+        .handshake_backlog
+        .fetch_sub(1, Ordering::Relaxed)
+        .saturating_sub(1);
+    dev.set_handshake_queue_len(backlog);
+    if let Err(e) = dev.handle_datagram(from, bytes, sh.clock.now()) {
+        log_handshake_drop(from, bytes, e);
     }
 }
 
@@ -54,42 +128,5 @@ fn log_handshake_drop(from: std::net::SocketAddr, bytes: &[u8], e: ReceiveError)
         ReceiveError::Handshake(HandshakeDrop::RateLimited | HandshakeDrop::CookieSent) => {}
         _ if what == "cookie reply" => tracing::debug!("Could not decrypt invalid cookie response"),
         _ => tracing::debug!("Received invalid {what} message from {from}"),
-    }
-}
-
-/// Fire device timers at their deadlines, and carry out what the data plane asks for, until
-/// the daemon stops.
-pub fn run_timers(sh: Arc<Shared>) {
-    let mut outputs = Vec::new();
-    while !sh.stop.requested() {
-        let mut dev = sh.device();
-        let now = sh.clock.now();
-        sh.timer.lock().kicked = false;
-        dev.poll_requests(now);
-        if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
-            dev.handle_timeout(now);
-        }
-        dev.publish();
-        outputs.extend(dev.drain_outputs());
-        let next = dev.poll_timeout();
-        // Publish the target while still holding the device lock, so an earlier deadline set
-        // by another thread right after is seen by `Shared::take_outputs` and wakes us.
-        let mut state = sh.timer.lock();
-        state.target = next;
-        drop(dev);
-        if !outputs.is_empty() || state.kicked {
-            drop(state);
-            sh.carry_out(&mut outputs);
-            continue;
-        }
-        match next {
-            None => drop(sh.timer.cv.wait(state)),
-            Some(t) => {
-                let wait = t.saturating_sub(sh.clock.now().mono);
-                if !wait.is_zero() {
-                    drop(sh.timer.cv.wait_timeout(state, wait));
-                }
-            }
-        }
     }
 }
