@@ -73,7 +73,7 @@ fn every_example_parses_and_strips_as_wg_quick_does() {
 #[test]
 fn stated_public_keys_belong_to_the_private_keys() {
     for name in ["wg0.conf", "server.conf", "client.conf", "gateway.conf"] {
-        let (text, _) = load(&name);
+        let (text, _) = load(name);
         let private = value(&text, "PrivateKey");
         let public = pubkey(private);
         assert!(
