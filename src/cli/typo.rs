@@ -148,9 +148,9 @@ mod tests {
     #[test]
     fn interface_names_start_the_daemon() {
         for name in [
-            "wg0", "wg1", "wg10", "tun0", "eth0", "wlan0", "utun3", "wgrs0", "sh0", "up1", "home",
-            "work", "office", "mullvad", "proton", "vpn", "tun", "gw", "lan", "wan", "mesh",
-            "peer", "server", "client", "pump", "hub", "wg-home", "corp",
+            "wg0", "wg1", "wg10", "tun0", "eth0", "wlan0", "utun3", "wgrs0", "sh0", "up1", "utun",
+            "home", "work", "office", "mullvad", "proton", "vpn", "tun", "gw", "lan", "wan",
+            "mesh", "peer", "server", "client", "pump", "hub", "wg-home", "corp",
         ] {
             assert_eq!(suggestions(name), Vec::<&str>::new(), "{name}");
         }
