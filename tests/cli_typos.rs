@@ -106,8 +106,8 @@ fn interface_names_and_explicit_forms_start_the_daemon() {
     starts_and_stops(&ns, &[&ifname], &ifname);
     // A name near a command, asked for explicitly. Fixed names: a socket left by a crashed run
     // would make the daemon refuse, so clear it first.
-    let _ = std::fs::remove_file(sock("dwon"));
-    starts_and_stops(&ns, &["--", "dwon"], "dwon");
+    let _ = std::fs::remove_file(sock("donw"));
+    starts_and_stops(&ns, &["--", "donw"], "donw");
 
     let _ = std::fs::remove_file(sock("sohw"));
     let mut child = Command::new("ip")

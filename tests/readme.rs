@@ -8,10 +8,6 @@
 
 use std::path::Path;
 
-/// Link targets that another branch adds (the architecture document); allowed to be missing
-/// until it lands.
-const PENDING: &[&str] = &["docs/ARCHITECTURE.md"];
-
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -101,15 +97,6 @@ fn relative_links_resolve() {
                 continue;
             }
             let path = base.join(target.split('#').next().unwrap());
-            let from_repo = path
-                .strip_prefix(repo())
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned();
-            if PENDING.contains(&from_repo.as_str()) && !path.exists() {
-                eprintln!("note: {doc} links {target}, which another branch adds");
-                continue;
-            }
             assert!(path.exists(), "{doc}: link to {target} does not resolve");
         }
     }
