@@ -2,15 +2,34 @@
 # Quick start: build wgrs, then bring up a real WireGuard tunnel with `wgrs up` between two
 # network namespaces this script creates ("local" and "peer", joined by a veth pair), show the
 # tunnel's state and ping across it, then take everything down again.
-# Usage (root, Linux, Rust installed):  sudo bash conf/quickstart.sh
+# Usage (Linux, Rust installed):  bash conf/quickstart.sh [--wgrs PATH]
+# As root it does everything itself (no sudo needed). As another user it builds first, then
+# re-runs itself with sudo for the namespace part. `--wgrs PATH` uses that binary, no build.
 # Nothing outside the two namespaces is touched; they are removed on exit, even on failure.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[[ $(id -u) -eq 0 ]] || { echo "quickstart: run as root (it creates network namespaces)" >&2; exit 1; }
 
-echo "== building wgrs (cargo build --release)"
-cargo build --release --quiet
-wgrs=$PWD/target/release/wgrs
+wgrs=
+case "${1:-}" in
+    --wgrs) wgrs=$(realpath -- "${2:?--wgrs needs a path}") ;;
+    "") ;;
+    *) echo "usage: bash conf/quickstart.sh [--wgrs PATH]" >&2; exit 2 ;;
+esac
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+self=$PWD/conf/quickstart.sh
+if [[ -z $wgrs ]]; then
+    echo "== building wgrs (cargo build --release)"
+    cargo build --release --quiet
+    wgrs=$PWD/target/release/wgrs
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "quickstart: creating network namespaces needs root: run it as root, or install sudo" >&2
+        exit 1
+    fi
+    echo "== not root: running the rest with sudo"
+    exec sudo bash "$self" --wgrs "$wgrs"
+fi
+
 id=$$
 ns_local=wgrs-qs-local-$id ns_peer=wgrs-qs-peer-$id
 if_local=wgql$((id % 100000)) if_peer=wgqp$((id % 100000))

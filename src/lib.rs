@@ -1,6 +1,6 @@
 //! wgrs: a WireGuard-compatible userspace tunnel.
 //!
-//! Rings (see DESIGN.md §1): `proto` is the pure protocol core (no clock, no OS randomness,
+//! Rings (docs/ARCHITECTURE.md): `proto` is the pure protocol core (no clock, no OS randomness,
 //! no I/O); `platform` holds OS code (the only place allowed `unsafe`).
 
 // House rule 1: only the I/O shell and the OS ring read clocks and OS randomness or sleep.

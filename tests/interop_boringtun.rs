@@ -1,4 +1,4 @@
-//! Interop with an implementation we did not write (DESIGN.md §3 tier 3): boringtun 0.7's
+//! Interop with an implementation we did not write (docs/ARCHITECTURE.md, tier 3): boringtun 0.7's
 //! `noise::Tunn` as an in-process peer of a wgrs `Device`. Handshakes both ways with and
 //! without a preshared key, mixed IPv4/IPv6 data both ways, cookie replies both ways, replay,
 //! keepalives, reordering, rekeys and crossing initiations.

@@ -1,4 +1,4 @@
-//! End to end against Debian's wireguard-go in network namespaces (DESIGN.md §3 tiers 3–4, §5):
+//! End to end against Debian's wireguard-go in network namespaces (ARCHITECTURE.md tiers 3–4):
 //! side A runs the implementation under test (the wgrs binary, or `$WGRS_UNDER_TEST`, e.g.
 //! `/usr/bin/wireguard-go` to validate the harness), side B runs `/usr/bin/wireguard-go`; a veth
 //! pair is the underlay; `wg`, `wg-quick`, `ping`, TCP and raw UAPI are what a user would use.

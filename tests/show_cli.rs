@@ -1,4 +1,4 @@
-//! `wgrs show` and `wgrs showconf` against Debian's `wg` on the same live devices (DESIGN.md §3
+//! `wgrs show` and `wgrs showconf` against Debian's `wg` on the same live devices (ARCHITECTURE.md,
 //! tier 3): two Debian `wireguard-go` daemons in a fresh network namespace, configured with
 //! `wg setconf` (preshared key, endpoints, keepalive, fwmark, IPv4 and IPv6 allowed IPs) and
 //! handshaking with each other over loopback; then every `show` form must print what `wg`

@@ -1,4 +1,4 @@
-//! Virtual-clock simulations of wgrs devices (DESIGN.md tier 2): handshake, rekey, expiry,
+//! Virtual-clock simulations of wgrs devices (ARCHITECTURE.md tier 2): handshake, rekey, expiry,
 //! keepalives, retries, zeroing, roaming, replay and cryptokey routing. No root, no real time.
 
 mod common;

@@ -5,9 +5,13 @@
 //! The wireguard-go contract `wgrs [-f|--foreground] IFNAME` will join [`Cli`] as an optional
 //! positional plus flag (with `args_conflicts_with_subcommands`).
 
+mod completions;
 mod keys;
+#[cfg(test)]
+mod manpage;
 mod quick;
 mod show;
+mod typo;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -20,9 +24,14 @@ use std::process::ExitCode;
     name = "wgrs",
     version = concat!("v", env!("CARGO_PKG_VERSION")),
     about = "A WireGuard-compatible userspace tunnel",
+    long_about = "A WireGuard-compatible userspace tunnel: a drop-in for wireguard-go (the same \
+command line, UAPI socket and behaviour, so wg(8) and wg-quick(8) drive it unchanged) that also \
+does wg-quick's jobs (up, down, save, strip) and wg's (keys, show and the other commands \
+below) itself.",
     arg_required_else_help = true,
     args_conflicts_with_subcommands = true,
-    override_usage = "wgrs [-f|--foreground] INTERFACE-NAME\n       wgrs <COMMAND>"
+    override_usage = "wgrs [-f|--foreground] INTERFACE-NAME\n       wgrs <COMMAND>",
+    after_help = typo::RULE
 )]
 struct Cli {
     /// Stay in the foreground instead of re-executing as a background daemon
@@ -55,6 +64,8 @@ enum Command {
     Save(QuickArg),
     /// wg-quick strip: print the config file without wg-quick's own keys
     Strip(QuickArg),
+    /// Prints a completion script for bash, zsh or fish (e.g. `wgrs completions bash`)
+    Completions(completions::ShellArg),
     /// Shows the current configuration and device information (as `wg show`)
     #[command(
         disable_help_flag = true,
@@ -109,7 +120,7 @@ struct ShowconfArgs {
 #[derive(Debug, Args)]
 struct QuickArg {
     /// `wg0` (meaning /etc/wireguard/wg0.conf) or a path ending in `.conf`
-    #[arg(value_name = "CONFIG_FILE | INTERFACE")]
+    #[arg(value_name = "CONFIG_FILE | INTERFACE", value_hint = clap::ValueHint::FilePath)]
     config: String,
 }
 
@@ -153,7 +164,12 @@ pub fn run() -> ExitCode {
         .next()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "wgrs".to_owned());
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(refusal) = typo::check(&args) {
+        report(&argv0, &Failure::Message(refusal));
+        return ExitCode::FAILURE;
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
@@ -189,6 +205,7 @@ fn dispatch(command: Command, argv0: &str) -> Result<(), Failure> {
         Command::Down(a) => quick::run(quick::Quick::Down, &a.config),
         Command::Save(a) => quick::run(quick::Quick::Save, &a.config),
         Command::Strip(a) => quick::run(quick::Quick::Strip, &a.config),
+        Command::Completions(a) => completions::print(a.shell),
         Command::RouteMonitor(a) => {
             wg_quick_rs::exec::monitor::run_monitor(&a.spec).map_err(Failure::Message)
         }

@@ -1,4 +1,4 @@
-//! A wgrs device and a boringtun `noise::Tunn` joined back to back in process (DESIGN.md §3
+//! A wgrs device and a boringtun `noise::Tunn` joined back to back in process (ARCHITECTURE.md,
 //! tier 3): the wire between them, deterministic IPv4/IPv6 packets, and what each side saw.
 //! wgrs runs on a virtual clock; boringtun reads real time, which is fine for immediate
 //! exchanges.

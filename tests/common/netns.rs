@@ -1,4 +1,4 @@
-//! Network-namespace test support (DESIGN.md §3 tiers 3–4): RAII namespaces and veth underlays,
+//! Network-namespace test support (ARCHITECTURE.md tiers 3–4): RAII namespaces and veth underlays,
 //! bounded external commands (`ip`, `wg`, `ping`), threads that enter a namespace, process
 //! reaping, and the skip-unless-root check. Daemons, keys and raw UAPI live in `wg_daemon.rs`.
 //! Every external command runs under `timeout`; every resource is released in `Drop`, also when

@@ -1,4 +1,4 @@
-//! A two-sided tunnel fixture for namespace tests (DESIGN.md §3 tiers 3–4): side A runs the
+//! A two-sided tunnel fixture for namespace tests (ARCHITECTURE.md tiers 3–4): side A runs the
 //! implementation under test, side B Debian's wireguard-go, peers over a veth pair; plus ping,
 //! TCP-with-checksum and `wg` output normalisation helpers.
 

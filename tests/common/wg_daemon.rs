@@ -1,4 +1,4 @@
-//! WireGuard daemons for namespace tests (DESIGN.md §5): start any wireguard-go-compatible
+//! WireGuard daemons for namespace tests (docs/ARCHITECTURE.md): start any wireguard-go-compatible
 //! binary in a namespace the way wg-quick does (`BINARY IFNAME`, background mode), find and stop
 //! it, generate keys with `wg`, and talk raw UAPI to its socket.
 

@@ -36,7 +36,7 @@ pub enum Mode {
     Save,
 }
 
-/// The MTU a new wgrs utun starts with (DESIGN.md §4).
+/// The MTU a new wgrs utun starts with (docs/ARCHITECTURE.md, protocol facts).
 const NEW_TUN_MTU: u32 = 1420;
 
 /// Asks `probe` what a plan for `mode` on `os` needs to know.

@@ -107,7 +107,8 @@ fn start_daemon(arg: &str, name_file: Option<&str>) -> Result<Ran, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::msg(format!("cannot find wgrs itself: {e}")))?;
     let mut cmd = Command::new(exe);
-    cmd.arg(arg);
+    // `--`: the name is an interface even if it looks like a mistyped command (`sh.conf`).
+    cmd.args(["--", arg]);
     if let Some(file) = name_file {
         std::fs::create_dir_all(RUN_DIR).map_err(|e| RunError::msg(format!("{RUN_DIR}: {e}")))?;
         cmd.env("WG_TUN_NAME_FILE", file);

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// WireGuard's overhead over the underlying MTU (DESIGN.md §4).
+/// WireGuard's overhead over the underlying MTU (docs/ARCHITECTURE.md, protocol facts).
 pub const OVERHEAD: u32 = 80;
 
 /// MTU assumed when no route tells one.

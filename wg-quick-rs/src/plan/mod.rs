@@ -1,6 +1,6 @@
 //! The pure planner: a [`Config`], an interface name and [`Facts`] about the system become an
 //! ordered [`Plan`] of steps that mirror wg-quick's `linux.bash` or `darwin.bash`, each step
-//! with the action that undoes it. Nothing here touches the system (DESIGN.md rule 11).
+//! with the action that undoes it. Nothing here touches the system (ARCHITECTURE.md, house rules).
 
 mod common;
 mod error;
