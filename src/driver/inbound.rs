@@ -334,7 +334,16 @@ impl<'a> Carver<'a> {
     }
 }
 
-/// Replay window, session confirmation, timers, roaming, AllowedIPs.
+/// Packets of one session from one source in a row, accounted for together.
+struct Run {
+    session: Arc<Session>,
+    src: SocketAddr,
+    bytes: usize,
+    data: bool,
+}
+
+/// Replay window per packet; confirmation, roaming, counters and timer stamps once per run of
+/// one session's packets; then cryptokey routing per packet.
 fn complete_all(sh: &Shared, s: &mut Scratch) {
     s.deliver.clear();
     if s.tickets.iter().all(Option::is_none) {
@@ -342,6 +351,11 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
     }
     let now = sh.clock.now().mono;
     let view = sh.plane.view();
+    let mut run: Option<Run> = None;
+    let account = |r: Run| {
+        sh.plane
+            .account_received(&r.session, r.src, r.bytes, r.data, now)
+    };
     for (loc, ticket) in s.transport.iter().zip(&s.tickets) {
         let Some(t) = ticket else { continue };
         let start = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE;
@@ -352,11 +366,29 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
         else {
             continue;
         };
+        if !sh.plane.accept(t) {
+            tracing::trace!("dropped a replayed transport packet from {}", loc.src);
+            continue;
+        }
         let wire_len = MESSAGE_TRANSPORT_HEADER_SIZE + loc.len + AEAD_TAG_SIZE;
-        match sh
-            .plane
-            .complete_receive(&view, t, loc.src, plain, wire_len, now)
-        {
+        match &mut run {
+            Some(r) if Arc::ptr_eq(&r.session, &t.session) && r.src == loc.src => {
+                r.bytes += wire_len;
+                r.data |= !plain.is_empty();
+            }
+            _ => {
+                let next = Run {
+                    session: Arc::clone(&t.session),
+                    src: loc.src,
+                    bytes: wire_len,
+                    data: !plain.is_empty(),
+                };
+                if let Some(done) = run.replace(next) {
+                    account(done);
+                }
+            }
+        }
+        match sh.plane.deliverable(&view, &t.session.link, plain) {
             Ok(Received::Packet(len)) => s.deliver.push(PacketRef {
                 buf: loc.buf,
                 start: s.bufs.get(loc.buf).map_or(0, PacketBuf::headroom) + start,
@@ -365,6 +397,9 @@ fn complete_all(sh: &Shared, s: &mut Scratch) {
             Ok(Received::Keepalive) => {}
             Err(e) => tracing::trace!("dropped transport packet from {}: {e:?}", loc.src),
         }
+    }
+    if let Some(done) = run {
+        account(done);
     }
 }
 

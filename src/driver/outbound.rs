@@ -340,15 +340,26 @@ fn outgoing(dst: SocketAddr, contents: &[u8], size: usize, count: usize) -> Outg
     }
 }
 
-/// Counters, timer stamps and rekey checks for what was sent.
+/// Counters, timer stamps and rekey checks for what was sent, once per run of datagrams under
+/// one session (per-peer cache lines are written once per run, not per packet).
 fn account_batch(sh: &Shared, s: &Scratch) {
     let now = sh.clock.now().mono;
-    for sealed in &s.sealed {
-        let t = &sealed.ticket;
-        if sealed.sent {
-            t.session.link.add_tx(sealed.range.len());
+    let mut i = 0;
+    while let Some(first) = s.sealed.get(i) {
+        let same = |e: &&Sealed| Arc::ptr_eq(&e.ticket.session, &first.ticket.session);
+        let mut sent = 0;
+        let mut data = false;
+        let mut n = 0;
+        for e in s.sealed[i..].iter().take_while(same) {
+            if e.sent {
+                sent += e.range.len();
+            }
+            data |= e.is_data;
+            n += 1;
         }
-        sh.plane.note_sent(t, sealed.is_data, now);
+        first.ticket.session.link.add_tx(sent);
+        sh.plane.note_sent(&first.ticket, data, now);
+        i += n;
     }
 }
 

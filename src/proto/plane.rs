@@ -262,21 +262,24 @@ impl Plane {
         })
     }
 
-    /// After a successful open: replay check, key confirmation, roaming, counters, timers and
-    /// cryptokey routing of the inner source. `plain` is the decrypted (padded) payload.
-    pub fn complete_receive(
+    /// After a successful open, the one step that must run per packet before any other:
+    /// false when the counter was seen before or is too old (RFC 6479 window).
+    pub fn accept(&self, t: &ReceiveTicket) -> bool {
+        t.session.check_replay(t.counter)
+    }
+
+    /// What accepted packets of one session from one source change: key confirmation,
+    /// roaming, counters, timer stamps, the initiator's last-minute rekey. Packet threads call
+    /// it once per run of such packets (`bytes`: their datagrams' total; `data`: any of them
+    /// was not a keepalive), so that per-peer cache lines are written once per run.
+    pub fn account_received(
         &self,
-        view: &View,
-        t: &ReceiveTicket,
+        s: &Session,
         from: SocketAddr,
-        plain: &[u8],
-        wire_len: usize,
+        bytes: usize,
+        data: bool,
         now: Duration,
-    ) -> Result<Received, ReceiveError> {
-        let s = &t.session;
-        if !s.check_replay(t.counter) {
-            return Err(ReceiveError::Replay);
-        }
+    ) {
         let link = &s.link;
         if s.confirm() {
             self.request(link, want::CONFIRM);
@@ -284,8 +287,8 @@ impl Plane {
         if link.set_endpoint(from) {
             tracing::debug!("{link} - Endpoint changed to {from}");
         }
-        link.add_rx(wire_len);
-        if link.on_received(now, !plain.is_empty(), KEEPALIVE_TIMEOUT) {
+        link.add_rx(bytes);
+        if link.on_received(now, data, KEEPALIVE_TIMEOUT) {
             self.request(link, want::TIMERS);
         }
         // §6.2: an initiator whose session nears REJECT_AFTER_TIME rekeys once on receive.
@@ -295,6 +298,16 @@ impl Plane {
         {
             self.request(link, want::REKEY);
         }
+    }
+
+    /// What an accepted packet's plaintext is: a keepalive, or an IP packet to deliver if its
+    /// source address routes back to the sending peer (§2 cryptokey routing).
+    pub fn deliverable(
+        &self,
+        view: &View,
+        link: &Link,
+        plain: &[u8],
+    ) -> Result<Received, ReceiveError> {
         if plain.is_empty() {
             tracing::debug!("{link} - Receiving keepalive packet");
             return Ok(Received::Keepalive);
@@ -304,5 +317,23 @@ impl Plane {
             return Err(ReceiveError::SourceNotAllowed);
         }
         Ok(Received::Packet(len))
+    }
+
+    /// `accept`, `account_received` and `deliverable` for one packet. `plain` is the
+    /// decrypted (padded) payload, `wire_len` the datagram's length.
+    pub fn complete_receive(
+        &self,
+        view: &View,
+        t: &ReceiveTicket,
+        from: SocketAddr,
+        plain: &[u8],
+        wire_len: usize,
+        now: Duration,
+    ) -> Result<Received, ReceiveError> {
+        if !self.accept(t) {
+            return Err(ReceiveError::Replay);
+        }
+        self.account_received(&t.session, from, wire_len, !plain.is_empty(), now);
+        self.deliverable(view, &t.session.link, plain)
     }
 }
