@@ -7,7 +7,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
 
 use super::shared::Shared;
-use crate::uapi::{self, DeviceView, UapiError};
+use crate::uapi::{self, UapiError};
 
 /// Largest `set` body accepted (bytes); beyond it the request fails with EIO.
 const MAX_SET_BODY: usize = 64 << 20;
@@ -130,7 +130,7 @@ fn get(sh: &Shared) -> zeroize::Zeroizing<String> {
     let fwmark = sh.fwmark.load(std::sync::atomic::Ordering::Relaxed);
     let answer = sh
         .control()
-        .call(move |dev| uapi::format_get(&DeviceView::from_device(dev, port, fwmark)));
+        .call(move |dev| uapi::format_get(&uapi::device_view(dev, port, fwmark)));
     answer.unwrap_or_else(|| uapi::format_errno(uapi::ERRNO_IO).into())
 }
 

@@ -7,12 +7,12 @@ use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-/// Directory of UAPI sockets, as wg and wireguard-go use.
-pub const SOCKET_DIR: &str = "/var/run/wireguard";
+/// Directory of UAPI sockets, as wg and wireguard-go use (defined once, in `wgrs-uapi`).
+pub use wgrs_uapi::SOCKET_DIR;
 
 /// The socket path for an interface.
 pub fn socket_path(ifname: &str) -> PathBuf {
-    Path::new(SOCKET_DIR).join(format!("{ifname}.sock"))
+    wgrs_uapi::client::socket_path(std::ffi::OsStr::new(ifname))
 }
 
 /// Bind the UAPI socket for `ifname`. A socket file nobody listens on is replaced; one that

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::set::{AllowedIpChange, PeerSet, SetRequest};
+use super::{AllowedIpChange, PeerSet, SetRequest};
 use super::{UapiError, ERRNO_INVALID, ERRNO_UNKNOWN};
 use crate::proto::device::{ConfigError, Device};
 use crate::proto::keys::PublicKey;

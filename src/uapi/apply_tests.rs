@@ -3,7 +3,7 @@
 use super::*;
 use crate::proto::device::Output;
 use crate::proto::keys::PrivateKey;
-use crate::uapi::{format_get, parse_set, DeviceView, ERRNO_PROTOCOL};
+use crate::uapi::{format_get, parse_set, ERRNO_PROTOCOL};
 use ipnet::IpNet;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -22,7 +22,7 @@ fn set(dev: &mut Device, text: &str) -> Result<AppliedSet, i32> {
 }
 
 fn get(dev: &Device) -> String {
-    format_get(&DeviceView::from_device(dev, 0, 0))
+    format_get(&crate::uapi::device_view(dev, 0, 0))
         .as_str()
         .to_owned()
 }
@@ -373,6 +373,49 @@ mod props {
             prop_assert_eq!(get(&dev), before);
             prop_assert!(dev.poll_output().is_none());
             prop_assert!(set(&mut dev, &second.concat()).is_ok());
+        }
+    }
+}
+
+/// Whatever `parse_set` accepts, `apply_set` applies without panicking or refusing.
+mod soup {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ZERO: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    /// Mostly valid values (so requests parse and get applied), some noise.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1u8..4).prop_map(|b| format!("{b:02x}").repeat(32)),
+            Just(ZERO.to_owned()),
+            Just("true".to_owned()),
+            Just("1".to_owned()),
+            Just("25".to_owned()),
+            Just("10.0.0.0/8".to_owned()),
+            Just("-10.0.0.0/8".to_owned()),
+            Just("fd00::1/64".to_owned()),
+            Just("1.2.3.4:5".to_owned()),
+            "[-0-9a-f:.%/\\[\\]=]{0,70}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn key_value_soup_never_panics(lines in proptest::collection::vec(
+            ("(public_key|private_key|preshared_key|endpoint|allowed_ip|listen_port|fwmark|remove|\
+              update_only|replace_peers|replace_allowed_ips|protocol_version|persistent_keepalive_interval|x)",
+             value()),
+            0..12,
+        )) {
+            let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            if let Ok(req) = crate::uapi::parse_set(&text) {
+                // Whatever parses, applies without panicking or refusing.
+                let mut dev = crate::proto::device::Device::new(Box::new(
+                    <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3),
+                ));
+                prop_assert!(apply_set(&mut dev, req, Default::default()).is_ok());
+            }
         }
     }
 }

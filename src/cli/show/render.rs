@@ -9,10 +9,9 @@
 use std::cmp::Ordering;
 use std::fmt::Write;
 use std::net::IpAddr;
-use wgrs::proto::keys::key_to_base64;
+use wgrs_uapi::keys::{key_to_base64, PresharedKey, PrivateKey, PublicKey, KEY_LEN};
+use wgrs_uapi::reply::{Device, Endpoint, Peer, Timespec};
 use zeroize::Zeroizing;
-
-use super::device::{Device, Endpoint, Peer, Secret, Timespec, KEY_LEN};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -44,9 +43,9 @@ fn maybe_key(k: Option<&[u8; KEY_LEN]>) -> Text {
 }
 
 /// wg's `masked_key`: `(hidden)` unless `WG_HIDE_KEYS=never`.
-fn masked_key(k: &Secret, show_keys: bool) -> Text {
+fn masked_key(k: &[u8; KEY_LEN], show_keys: bool) -> Text {
     if show_keys {
-        key(k.as_bytes())
+        key(k)
     } else {
         Zeroizing::new("(hidden)".to_owned())
     }
@@ -173,13 +172,13 @@ pub fn pretty(dev: &Device, now: i64, show_keys: bool) -> Text {
         dev.name
     );
     if let Some(public) = &dev.public_key {
-        let _ = writeln!(o, "  {BOLD}public key{RESET}: {}", *key(public));
+        let _ = writeln!(o, "  {BOLD}public key{RESET}: {}", *key(public.as_bytes()));
     }
     if let Some(private) = &dev.private_key {
         let _ = writeln!(
             o,
             "  {BOLD}private key{RESET}: {}",
-            *masked_key(private, show_keys)
+            *masked_key(private.as_bytes(), show_keys)
         );
     }
     if dev.listen_port != 0 {
@@ -200,13 +199,13 @@ fn pretty_peer(o: &mut String, peer: &Peer, now: i64, show_keys: bool) {
     let _ = writeln!(
         o,
         "{YELLOW}{BOLD}peer{RESET}: {YELLOW}{}{RESET}",
-        *key(&peer.public_key)
+        *key(peer.public_key.as_bytes())
     );
     if let Some(psk) = &peer.preshared_key {
         let _ = writeln!(
             o,
             "  {BOLD}preshared key{RESET}: {}",
-            *masked_key(psk, show_keys)
+            *masked_key(psk.as_bytes(), show_keys)
         );
     }
     if let Some(ep) = &peer.endpoint {
@@ -282,10 +281,14 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<Text> {
     } else {
         String::new()
     };
-    let private = dev.private_key.as_ref().map(Secret::as_bytes);
+    let private = dev.private_key.as_ref().map(PrivateKey::as_bytes);
     match param {
         "public-key" => {
-            let _ = writeln!(o, "{prefix}{}", *maybe_key(dev.public_key.as_ref()));
+            let _ = writeln!(
+                o,
+                "{prefix}{}",
+                *maybe_key(dev.public_key.as_ref().map(PublicKey::as_bytes))
+            );
         }
         "private-key" => {
             let _ = writeln!(o, "{prefix}{}", *maybe_key(private));
@@ -302,7 +305,12 @@ pub fn ugly(dev: &Device, param: &str, with_interface: bool) -> Option<Text> {
             // there are none, without a newline).
             o.push_str(&prefix);
             for peer in &dev.peers {
-                let _ = writeln!(o, "{}\t{}", *key(&peer.public_key), ep_or_none(peer));
+                let _ = writeln!(
+                    o,
+                    "{}\t{}",
+                    *key(peer.public_key.as_bytes()),
+                    ep_or_none(peer)
+                );
             }
         }
         _ => {
@@ -326,26 +334,30 @@ fn fwmark(mark: u32) -> String {
 /// The per-peer line (without prefix and newline) of a peer `ugly_print` parameter.
 fn peer_field(param: &str) -> Option<fn(&Peer) -> Text> {
     Some(match param {
-        "peers" => |p| key(&p.public_key),
+        "peers" => |p| key(p.public_key.as_bytes()),
         "preshared-keys" => |p| {
-            let psk = p.preshared_key.as_ref().map(Secret::as_bytes);
-            Zeroizing::new(format!("{}\t{}", *key(&p.public_key), *maybe_key(psk)))
+            let psk = p.preshared_key.as_ref().map(PresharedKey::as_bytes);
+            Zeroizing::new(format!(
+                "{}\t{}",
+                *key(p.public_key.as_bytes()),
+                *maybe_key(psk)
+            ))
         },
         "allowed-ips" => |p| {
             let ips = ips_or_none(p, " ");
-            Zeroizing::new(format!("{}\t{ips}", *key(&p.public_key)))
+            Zeroizing::new(format!("{}\t{ips}", *key(p.public_key.as_bytes())))
         },
         "latest-handshakes" => |p| {
             let sec = p.last_handshake.sec;
-            Zeroizing::new(format!("{}\t{sec}", *key(&p.public_key)))
+            Zeroizing::new(format!("{}\t{sec}", *key(p.public_key.as_bytes())))
         },
         "transfer" => |p| {
             let (rx, tx) = (p.rx_bytes, p.tx_bytes);
-            Zeroizing::new(format!("{}\t{rx}\t{tx}", *key(&p.public_key)))
+            Zeroizing::new(format!("{}\t{rx}\t{tx}", *key(p.public_key.as_bytes())))
         },
         "persistent-keepalive" => |p| {
             let ka = keepalive(p.persistent_keepalive_interval);
-            Zeroizing::new(format!("{}\t{ka}", *key(&p.public_key)))
+            Zeroizing::new(format!("{}\t{ka}", *key(p.public_key.as_bytes())))
         },
         _ => return None,
     })
@@ -379,21 +391,21 @@ fn keepalive(seconds: u16) -> String {
 
 /// `dump_print`: the interface line, then one line per peer.
 fn dump(o: &mut String, dev: &Device, prefix: &str) {
-    let private = dev.private_key.as_ref().map(Secret::as_bytes);
+    let private = dev.private_key.as_ref().map(PrivateKey::as_bytes);
     let _ = writeln!(
         o,
         "{prefix}{}\t{}\t{}\t{}",
         *maybe_key(private),
-        *maybe_key(dev.public_key.as_ref()),
+        *maybe_key(dev.public_key.as_ref().map(PublicKey::as_bytes)),
         dev.listen_port,
         fwmark(dev.fwmark)
     );
     for p in &dev.peers {
-        let psk = p.preshared_key.as_ref().map(Secret::as_bytes);
+        let psk = p.preshared_key.as_ref().map(PresharedKey::as_bytes);
         let _ = writeln!(
             o,
             "{prefix}{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            *key(&p.public_key),
+            *key(p.public_key.as_bytes()),
             *maybe_key(psk),
             ep_or_none(p),
             ips_or_none(p, ","),
@@ -425,7 +437,7 @@ pub fn showconf(dev: &Device) -> Text {
         if i != 0 {
             o.push('\n');
         }
-        let _ = writeln!(o, "[Peer]\nPublicKey = {}", *key(&p.public_key));
+        let _ = writeln!(o, "[Peer]\nPublicKey = {}", *key(p.public_key.as_bytes()));
         if let Some(psk) = &p.preshared_key {
             let _ = writeln!(o, "PresharedKey = {}", *key(psk.as_bytes()));
         }

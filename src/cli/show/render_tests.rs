@@ -2,8 +2,8 @@
 //! `inet_ntop` compiled from `show.c` and run (glibc 2.36), and `wg show` / `wg showconf`
 //! v1.0.20210914 on the same UAPI answers.
 
-use super::super::device::parse_get;
 use super::*;
+use wgrs_uapi::reply::parse_get;
 
 /// Strip colours, for readable expectations.
 fn plain(s: &str) -> String {
@@ -142,14 +142,14 @@ fn peers_sort_newest_handshake_first_and_stably() {
         .iter()
         .enumerate()
         .map(|(i, &t)| Peer {
-            public_key: [u8::try_from(i).unwrap(); KEY_LEN],
+            public_key: PublicKey([u8::try_from(i).unwrap(); KEY_LEN]),
             last_handshake: t,
             ..Peer::default()
         })
         .collect();
     let order: Vec<u8> = sorted_peers(&peers)
         .iter()
-        .map(|p| p.public_key[0])
+        .map(|p| p.public_key.0[0])
         .collect();
     // (0, 1) has a handshake as far as peer_cmp goes: only an all-zero time sorts last.
     assert_eq!(order, [4, 2, 1, 5, 0, 3]);

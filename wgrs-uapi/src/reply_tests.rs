@@ -30,12 +30,12 @@ fn reads_interface_and_peer_statistics() {
     // wg derives the public key from the private one.
     let public = dev.public_key.unwrap();
     assert_eq!(
-        wgrs::proto::keys::key_to_base64(&public),
+        public.to_base64(),
         "gA41ZkCIcxRl0bvH7F2ZezpUfXeiUyQHz8OZywCDig0="
     );
     assert_eq!((dev.listen_port, dev.fwmark), (51820, u32::MAX));
     let p = &dev.peers[0];
-    assert_eq!(p.public_key[..2], [0x2a, 0x60]);
+    assert_eq!(p.public_key.0[..2], [0x2a, 0x60]);
     assert!(p.preshared_key.is_some());
     assert_eq!(
         p.endpoint,

@@ -1,34 +1,16 @@
 //! A UAPI `get=1` answer read into a [`Device`], statistics included, exactly as wireguard-tools'
-//! `userspace_get_device` (`ipc-uapi.h`) reads it: which keys count where, what is malformed
+//! `userspace_get_device` (`ipc-uapi.h`) reads it (the client side of `get`): which keys count where, what is malformed
 //! (the whole answer then fails with `EPROTO`), and when the `errno=N` line decides the outcome.
 //!
 //! Pure: the caller feeds the lines it read from the socket ([`Parser::line`]); tests feed text.
 
+use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::{fmt, mem};
-use wgrs::proto::keys::{key_from_hex, PrivateKey};
 use zeroize::Zeroizing;
 
-/// Bytes in a key.
-pub const KEY_LEN: usize = 32;
+use crate::keys::{key_from_hex, PresharedKey, PrivateKey, PublicKey, KEY_LEN};
 /// `IFNAMSIZ - 1`: wg copies the interface name into a 16-byte buffer.
 const NAME_MAX: usize = 15;
-
-/// A secret key exactly as the daemon reported it (not clamped). Wiped on drop; never debugged.
-pub struct Secret(Zeroizing<[u8; KEY_LEN]>);
-
-impl Secret {
-    /// The raw bytes (secret).
-    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(hidden)")
-    }
-}
 
 /// Unix time of a peer's latest handshake; all zero when there was none.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,9 +52,9 @@ pub struct AllowedIp {
 #[derive(Debug, Default)]
 pub struct Peer {
     /// The peer's public key.
-    pub public_key: [u8; KEY_LEN],
+    pub public_key: PublicKey,
     /// Set when the daemon reported a nonzero preshared key.
-    pub preshared_key: Option<Secret>,
+    pub preshared_key: Option<PresharedKey>,
     /// Set when the daemon reported one.
     pub endpoint: Option<Endpoint>,
     /// Seconds; 0 = off.
@@ -92,10 +74,10 @@ pub struct Peer {
 pub struct Device {
     /// The interface name, cut to 15 bytes as wg cuts it.
     pub name: String,
-    /// Set when the daemon reported a private key.
-    pub private_key: Option<Secret>,
+    /// Set when the daemon reported a private key (clamped, as every daemon holds it).
+    pub private_key: Option<PrivateKey>,
     /// Derived from the private key, as wg derives it.
-    pub public_key: Option<[u8; KEY_LEN]>,
+    pub public_key: Option<PublicKey>,
     /// 0 when not reported.
     pub listen_port: u16,
     /// 0 when not reported.
@@ -161,14 +143,14 @@ impl Parser {
         let dev = &mut self.dev;
         match (key, dev.peers.last_mut()) {
             (b"private_key", None) => {
-                let key = Zeroizing::new(hex_key(value)?);
-                dev.public_key = Some(PrivateKey::from_bytes(*key).public_key().0);
-                dev.private_key = Some(Secret(key));
+                let key = PrivateKey::from_bytes(*Zeroizing::new(hex_key(value)?));
+                dev.public_key = Some(key.public_key());
+                dev.private_key = Some(key);
             }
             (b"listen_port", None) => dev.listen_port = narrow(number(value, 0xffff)?)?,
             (b"fwmark", None) => dev.fwmark = narrow(number(value, 0xffff_ffff)?)?,
             (b"public_key", _) => {
-                let public_key = hex_key(value)?;
+                let public_key = PublicKey(hex_key(value)?);
                 dev.peers.push(Peer {
                     public_key,
                     ..Peer::default()
@@ -186,12 +168,12 @@ impl Parser {
 fn peer_key(peer: &mut Peer, key: &[u8], value: &[u8]) -> Result<(), Malformed> {
     match key {
         b"preshared_key" => {
-            let psk = Zeroizing::new(hex_key(value)?);
-            if psk.iter().any(|&b| b != 0) {
-                peer.preshared_key = Some(Secret(psk));
+            let psk = PresharedKey::from_bytes(*Zeroizing::new(hex_key(value)?));
+            if !psk.is_zero() {
+                peer.preshared_key = Some(psk);
             } else if let Some(old) = peer.preshared_key.as_mut() {
                 // wg overwrites the bytes but keeps the "has a preshared key" flag.
-                old.0 = psk;
+                *old = psk;
             }
         }
         b"endpoint" => peer.endpoint = Some(endpoint(value).ok_or(Malformed)?),
@@ -284,7 +266,6 @@ fn endpoint(value: &[u8]) -> Option<Endpoint> {
 }
 
 /// Reads a whole answer held in memory (tests, and callers that already have it).
-#[cfg(test)]
 pub fn parse_get(name: &str, reply: &[u8]) -> Result<Device, i32> {
     let mut parser = Parser::new(name);
     for line in reply.split_inclusive(|&b| b == b'\n') {
@@ -296,5 +277,5 @@ pub fn parse_get(name: &str, reply: &[u8]) -> Result<Device, i32> {
 }
 
 #[cfg(test)]
-#[path = "device_tests.rs"]
+#[path = "reply_tests.rs"]
 mod tests;

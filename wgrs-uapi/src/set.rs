@@ -5,10 +5,9 @@ use ipnet::IpNet;
 use std::net::SocketAddr;
 use zeroize::Zeroize;
 
-use super::netip::{parse_addr_port, parse_go_uint, parse_prefix};
-use super::{UapiError, ERRNO_INVALID, ERRNO_IO, ERRNO_PROTOCOL};
-use crate::proto::constants::KEY_LEN;
-use crate::proto::keys::{key_from_hex, PresharedKey, PrivateKey, PublicKey};
+use crate::keys::{key_from_hex, PresharedKey, PrivateKey, PublicKey, KEY_LEN};
+use crate::netip::{parse_addr_port, parse_go_uint, parse_prefix};
+use crate::{UapiError, ERRNO_INVALID, ERRNO_IO, ERRNO_PROTOCOL};
 
 /// Longest `set` line wireguard-go can read, in bytes, not counting its `\n` (a `\r` before the
 /// `\n` counts). Its `bufio.Scanner` holds at most 64 KiB including the `\n`; a longer line

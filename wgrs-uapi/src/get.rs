@@ -8,13 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-use super::netip::{push_prefix, push_socket_addr};
-use crate::proto::constants::KEY_LEN;
-use crate::proto::device::Device;
-use crate::proto::keys::{PresharedKey, PrivateKey, PublicKey};
+use crate::keys::{PresharedKey, PrivateKey, PublicKey, KEY_LEN};
+use crate::netip::{push_prefix, push_socket_addr};
 
-/// What `get=1` reports about the interface. The driver fills the parts the pure device does
-/// not hold (the bound port, the fwmark).
+/// What `get=1` reports about the interface (the daemon builds it from its device, the bound
+/// port and the fwmark).
 #[derive(Debug, Clone)]
 pub struct DeviceView<'a> {
     /// Printed when set and not all zeros.
@@ -46,31 +44,6 @@ pub struct PeerView<'a> {
     pub persistent_keepalive_interval: u16,
     /// In the order they were added.
     pub allowed_ips: Vec<IpNet>,
-}
-
-impl<'a> DeviceView<'a> {
-    /// The view of `dev`, with the port and fwmark the driver holds.
-    pub fn from_device(dev: &'a Device, listen_port: u16, fwmark: u32) -> Self {
-        let peers = dev
-            .peers()
-            .map(|p| PeerView {
-                public_key: *p.public_key(),
-                preshared_key: p.remote.psk(),
-                endpoint: p.endpoint(),
-                last_handshake: p.last_handshake_wall,
-                tx_bytes: p.tx_bytes(),
-                rx_bytes: p.rx_bytes(),
-                persistent_keepalive_interval: p.timers.persistent_keepalive_interval,
-                allowed_ips: dev.allowed_ips_of(p.id),
-            })
-            .collect();
-        Self {
-            private_key: dev.private_key(),
-            listen_port,
-            fwmark,
-            peers,
-        }
-    }
 }
 
 /// The full `get=1` answer, ending `errno=0\n\n`. It holds the private and preshared keys, so
