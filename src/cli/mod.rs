@@ -10,6 +10,7 @@ mod keys;
 #[cfg(test)]
 mod manpage;
 mod quick;
+mod set;
 mod show;
 mod typo;
 
@@ -75,6 +76,30 @@ enum Command {
     /// Shows the current configuration of an interface, for use with `setconf` (as `wg showconf`)
     #[command(disable_help_flag = true, override_usage = "wgrs showconf <interface>")]
     Showconf(ShowconfArgs),
+    /// Change the current configuration, add peers, remove peers, or change peers (as `wg set`)
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wgrs set <interface> [OPTIONS...]"
+    )]
+    Set(RawArgs),
+    /// Applies a configuration file to a WireGuard interface (as `wg setconf`)
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wgrs setconf <interface> <configuration filename>"
+    )]
+    Setconf(RawArgs),
+    /// Appends a configuration file to a WireGuard interface (as `wg addconf`)
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wgrs addconf <interface> <configuration filename>"
+    )]
+    Addconf(RawArgs),
+    /// Synchronizes a configuration file to a WireGuard interface (as `wg syncconf`)
+    #[command(
+        disable_help_flag = true,
+        override_usage = "wgrs syncconf <interface> <configuration filename>"
+    )]
+    Syncconf(RawArgs),
     /// macOS route monitor started by `up` (internal)
     #[command(name = "__route-monitor", hide = true)]
     RouteMonitor(MonitorArg),
@@ -109,6 +134,20 @@ struct ShowconfArgs {
     /// The interface
     #[arg(
         value_name = "INTERFACE",
+        num_args = 0..,
+        allow_hyphen_values = true,
+        trailing_var_arg = true
+    )]
+    args: Vec<OsString>,
+}
+
+/// Arguments taken as they come and checked by hand as `wg` checks them (so that `--help` and
+/// wrong counts earn wg's usage text, not clap's).
+#[derive(Debug, Args)]
+struct RawArgs {
+    /// The interface, then the options or the configuration file
+    #[arg(
+        value_name = "ARG",
         num_args = 0..,
         allow_hyphen_values = true,
         trailing_var_arg = true
@@ -211,6 +250,10 @@ fn dispatch(command: Command, argv0: &str) -> Result<(), Failure> {
         }
         Command::Show(a) => show::show(&a.args, argv0),
         Command::Showconf(a) => show::showconf(&a.args),
+        Command::Set(a) => set::set(&a.args),
+        Command::Setconf(a) => set::setconf(&a.args, set::ConfMode::Set),
+        Command::Addconf(a) => set::setconf(&a.args, set::ConfMode::Add),
+        Command::Syncconf(a) => set::setconf(&a.args, set::ConfMode::Sync),
     }
 }
 

@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(super) use wgrs_uapi::client::strerror;
+use wgrs_uapi::client::strerror;
 use wgrs_uapi::client::{get as get_device, list_interfaces};
 use wgrs_uapi::reply::Device;
 use zeroize::Zeroizing;
@@ -153,7 +153,7 @@ fn invalid(param: &str) -> Failure {
 }
 
 /// `perror(what)`: `what: strerror(errno)`.
-pub(super) fn perror(what: &str, errno: i32) -> Failure {
+fn perror(what: &str, errno: i32) -> Failure {
     Failure::Plain(format!("{what}: {}", strerror(errno)))
 }
 

@@ -7,6 +7,8 @@
 pub mod avx512;
 pub mod buf;
 mod memq;
+#[cfg(unix)]
+pub mod resolve;
 pub mod rng;
 #[cfg(unix)]
 pub mod signals;
