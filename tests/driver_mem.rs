@@ -84,14 +84,15 @@ fn pair() -> (Node, Node, PathBuf) {
         PrivateKey::from_bytes([22; 32]),
     );
     let psk = PresharedKey::from_bytes([33; 32]).to_hex();
+    let psk = psk.as_str();
     let set_a = format!(
         "set=1\nprivate_key={}\nlisten_port=51820\npublic_key={}\npreshared_key={psk}\nendpoint=192.0.2.2:51821\nallowed_ip=10.0.0.2/32\n\n",
-        ka.to_hex(),
+        ka.to_hex().as_str(),
         kb.public_key().to_hex()
     );
     let set_b = format!(
         "set=1\nprivate_key={}\nlisten_port=51821\npublic_key={}\npreshared_key={psk}\nallowed_ip=10.0.0.1/32\n\n",
-        kb.to_hex(),
+        kb.to_hex().as_str(),
         ka.public_key().to_hex()
     );
     assert_eq!(uapi(&a, &set_a), "errno=0\n");
@@ -148,7 +149,7 @@ fn two_daemons_exchange_packets_configured_over_uapi() {
     assert!(
         state.starts_with(&format!(
             "private_key={}\nlisten_port=51820\n",
-            PrivateKey::from_bytes([11; 32]).to_hex()
+            PrivateKey::from_bytes([11; 32]).to_hex().as_str()
         )),
         "{state}"
     );

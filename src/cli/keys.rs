@@ -22,7 +22,7 @@ pub(super) fn genkey() -> Result<(), Failure> {
     warn_if_stdout_world_accessible();
     let bytes = random_key()?;
     let key = PrivateKey::from_bytes(*bytes);
-    print_line(&Zeroizing::new(key.to_base64()))
+    print_line(&key.to_base64())
 }
 
 /// `wgrs genpsk`: 32 random bytes (unclamped) in base64.
@@ -30,7 +30,7 @@ pub(super) fn genpsk() -> Result<(), Failure> {
     warn_if_stdout_world_accessible();
     let bytes = random_key()?;
     let key = PresharedKey::from_bytes(*bytes);
-    print_line(&Zeroizing::new(key.to_base64()))
+    print_line(&key.to_base64())
 }
 
 /// `wgrs pubkey`: a base64 private key on stdin, its public key on stdout.

@@ -7,11 +7,20 @@ mod common;
 use common::{PRIV, PSK, PUB1, PUB2};
 use std::net::IpAddr;
 use wg_quick_rs::config::{
-    parse, parse_rt_tables, parse_with, Cidr, Config, Endpoint, Key, ParseOptions, Table,
+    parse, parse_rt_tables, parse_with, Cidr, Config, Endpoint, ParseOptions, PresharedKey,
+    PrivateKey, PublicKey, Table,
 };
 
-fn key(b64: &str) -> Key {
-    Key::from_base64(b64).unwrap()
+fn key(b64: &str) -> PublicKey {
+    PublicKey::from_base64(b64).unwrap()
+}
+
+fn private(b64: &str) -> PrivateKey {
+    PrivateKey::from_base64(b64).unwrap()
+}
+
+fn psk(b64: &str) -> PresharedKey {
+    PresharedKey::from_base64(b64).unwrap()
 }
 
 fn cidr(text: &str) -> Cidr {
@@ -47,7 +56,7 @@ fn peer(body: &str) -> Config {
 fn interface_wg_keys() {
     let cases: &[Case] = &[
         ("PrivateKey = PRIV", |c| {
-            c.interface.private_key == Some(key(PRIV))
+            c.interface.private_key == Some(private(PRIV))
         }),
         ("ListenPort = 0", |c| c.interface.listen_port == Some(0)),
         ("ListenPort = 51820", |c| {
@@ -143,7 +152,7 @@ fn peer_keys() {
         ),
         (
             "PresharedKey = PSK",
-            Box::new(|c| c.peers[0].preshared_key == Some(key(PSK))),
+            Box::new(|c| c.peers[0].preshared_key == Some(psk(PSK))),
         ),
         (
             "AllowedIPs = 10.0.0.0/24",
@@ -232,7 +241,7 @@ fn whole_files() {
          AllowedIPs = 10.0.0.2/32\r\n[Peer]\r\nPublicKey = {PUB2}\r\nAllowedIPs = 10.0.0.3/32"
     );
     let cfg = ok(&text);
-    assert_eq!(cfg.interface.private_key, Some(key(PRIV)));
+    assert_eq!(cfg.interface.private_key, Some(private(PRIV)));
     assert_eq!(cfg.interface.addresses, [cidr("10.0.0.1/24")]);
     assert_eq!(cfg.peers.len(), 2);
     assert_eq!(cfg.peers[0].line.0, 6);

@@ -6,7 +6,8 @@
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wg_quick_rs::config::{
-    parse, render, strip, Cidr, Config, Endpoint, Interface, Key, Line, Peer, Table,
+    parse, render, strip, Cidr, Config, Endpoint, Interface, Line, Peer, PresharedKey, PrivateKey,
+    PublicKey, Table,
 };
 use wg_quick_rs::uapi_text::parse_uapi_get;
 
@@ -115,8 +116,16 @@ proptest! {
     }
 }
 
-fn key() -> impl Strategy<Value = Key> {
-    any::<[u8; 32]>().prop_map(Key)
+fn private_key() -> impl Strategy<Value = PrivateKey> {
+    any::<[u8; 32]>().prop_map(PrivateKey::from_bytes)
+}
+
+fn public_key() -> impl Strategy<Value = PublicKey> {
+    any::<[u8; 32]>().prop_map(PublicKey)
+}
+
+fn preshared_key() -> impl Strategy<Value = PresharedKey> {
+    any::<[u8; 32]>().prop_map(PresharedKey::from_bytes)
 }
 
 fn ip() -> impl Strategy<Value = IpAddr> {
@@ -145,7 +154,7 @@ fn hook() -> impl Strategy<Value = String> {
 
 fn interface() -> impl Strategy<Value = Interface> {
     let wg = (
-        prop::option::of(key()),
+        prop::option::of(private_key()),
         prop::option::of(any::<u16>()),
         prop::option::of(any::<u32>()),
     );
@@ -182,8 +191,8 @@ fn interface() -> impl Strategy<Value = Interface> {
 
 fn peer() -> impl Strategy<Value = Peer> {
     (
-        key(),
-        prop::option::of(key()),
+        public_key(),
+        prop::option::of(preshared_key()),
         prop::collection::vec(cidr(), 0..4),
         prop::option::of(endpoint()),
         prop::option::of(any::<u16>()),

@@ -5,7 +5,7 @@ use base64::Engine;
 use rand_core::CryptoRngCore;
 use std::fmt;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Bytes in a key (Curve25519 and preshared alike).
 pub const KEY_LEN: usize = 32;
@@ -76,7 +76,14 @@ pub fn key_to_base64(k: &[u8; KEY_LEN]) -> String {
     STANDARD.encode(k)
 }
 
-/// Encode 32 bytes as 64 lowercase hex digits.
+/// Base64 of a secret, built in a buffer that never reallocates and is wiped on drop.
+fn secret_base64(k: &[u8; KEY_LEN]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(KEY_BASE64_LEN));
+    STANDARD.encode_string(k, &mut out);
+    out
+}
+
+/// Encode 32 bytes as 64 lowercase hex digits (exactly 64 bytes are reserved up front).
 pub fn key_to_hex(k: &[u8; KEY_LEN]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(KEY_LEN * 2);
@@ -155,13 +162,13 @@ impl PrivateKey {
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
-    /// Base64 form (secret; for `genkey` and `showconf` only).
-    pub fn to_base64(&self) -> String {
-        key_to_base64(&self.0)
+    /// Base64 form (secret, wiped on drop; for `genkey` and configs only).
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        secret_base64(&self.0)
     }
-    /// Hex form (secret; for UAPI `get` only).
-    pub fn to_hex(&self) -> String {
-        key_to_hex(&self.0)
+    /// Hex form (secret, wiped on drop; for UAPI only).
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(key_to_hex(&self.0))
     }
     /// True when all bytes are zero (UAPI uses this to clear the key).
     pub fn is_zero(&self) -> bool {
@@ -224,13 +231,13 @@ impl PresharedKey {
     pub fn is_zero(&self) -> bool {
         self.0.ct_eq(&[0u8; KEY_LEN]).into()
     }
-    /// Base64 form (secret).
-    pub fn to_base64(&self) -> String {
-        key_to_base64(&self.0)
+    /// Base64 form (secret, wiped on drop).
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        secret_base64(&self.0)
     }
-    /// Hex form (secret).
-    pub fn to_hex(&self) -> String {
-        key_to_hex(&self.0)
+    /// Hex form (secret, wiped on drop).
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(key_to_hex(&self.0))
     }
 }
 

@@ -16,5 +16,4 @@ pub use render::{merge_for_save, render};
 pub use strip::strip;
 pub use types::*;
 
-pub(crate) use render::render_exact;
-pub(crate) use values::{cidr as parse_cidr, decimal, endpoint as parse_endpoint};
+pub(crate) use values::decimal;

@@ -21,7 +21,7 @@
 
 use super::error::ConfigError;
 use super::lex::{bash_lines, wg_compact, QuickKey, QuickScanner};
-use super::types::{Cidr, Config, Endpoint, Interface, Key, Line, Peer};
+use super::types::{Cidr, Config, Endpoint, Interface, Line, Peer, PresharedKey, PublicKey};
 use super::values::{self, DnsEntry};
 
 /// Options for [`parse_with`].
@@ -78,8 +78,8 @@ enum WgSection {
 
 /// A `[Peer]` whose PublicKey may not have been seen yet.
 struct PeerDraft {
-    public_key: Option<Key>,
-    preshared_key: Option<Key>,
+    public_key: Option<PublicKey>,
+    preshared_key: Option<PresharedKey>,
     allowed_ips: Vec<Cidr>,
     endpoint: Option<Endpoint>,
     endpoint_line: usize,
@@ -254,7 +254,7 @@ impl Parser<'_> {
         if self.section == WgSection::Interface {
             let iface = &mut self.interface;
             match name {
-                "PrivateKey" => iface.private_key = Some(values::key(value)?),
+                "PrivateKey" => iface.private_key = values::private_key(value)?,
                 "ListenPort" => {
                     iface.listen_port = Some(values::listen_port(value)?);
                     iface.listen_port_line = Line(no);
@@ -267,8 +267,8 @@ impl Parser<'_> {
             return Err("key outside [Peer]".to_owned());
         };
         match name {
-            "PublicKey" => peer.public_key = Some(values::key(value)?),
-            "PresharedKey" => peer.preshared_key = Some(values::key(value)?),
+            "PublicKey" => peer.public_key = Some(values::public_key(value)?),
+            "PresharedKey" => peer.preshared_key = Some(values::preshared_key(value)?),
             "AllowedIPs" => peer.allowed_ips.extend(values::allowed_ips(value)?),
             "Endpoint" => {
                 peer.endpoint = Some(values::endpoint(value)?);

@@ -28,9 +28,7 @@ pub fn render(cfg: &Config) -> Zeroizing<String> {
 
 /// Runs `write` twice: once to count the bytes, once into a `String` of exactly that capacity,
 /// so that no reallocation leaves a copy of a secret behind in freed memory.
-pub(crate) fn render_exact(
-    write: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
-) -> Zeroizing<String> {
+fn render_exact(write: impl Fn(&mut dyn fmt::Write) -> fmt::Result) -> Zeroizing<String> {
     let mut counter = ByteCounter(0);
     let _ = write(&mut counter);
     let mut out = Zeroizing::new(String::with_capacity(counter.0));

@@ -1,19 +1,11 @@
 //! Typed wg-quick configuration: the `[Interface]` and `[Peer]` keys that `wg` understands plus
 //! the ones only wg-quick reads (Address, DNS, MTU, Table, hooks, SaveConfig).
 
-use std::fmt;
 use std::net::IpAddr;
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// A 32-byte key as written in a config (base64). Secret keys zeroize on drop and never print.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct Key(pub [u8; 32]);
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Key(hidden)")
-    }
-}
+/// The key types, shared with the daemon and the UAPI codec (`wgrs-uapi`): zeroized on drop,
+/// compared in constant time, `(hidden)` in `Debug` for secrets.
+pub use wgrs_uapi::keys::{PresharedKey, PrivateKey, PublicKey};
 
 /// An address with its prefix length, host bits kept (`10.0.0.1/24`), as in `Address =` and
 /// `AllowedIPs =`.
@@ -54,7 +46,7 @@ pub struct Line(pub usize);
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Interface {
     /// PrivateKey.
-    pub private_key: Option<Key>,
+    pub private_key: Option<PrivateKey>,
     /// ListenPort.
     pub listen_port: Option<u16>,
     /// Line of the (last) `ListenPort =`, to name it in errors (0: none).
@@ -87,9 +79,9 @@ pub struct Interface {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     /// PublicKey (required).
-    pub public_key: Key,
+    pub public_key: PublicKey,
     /// PresharedKey.
-    pub preshared_key: Option<Key>,
+    pub preshared_key: Option<PresharedKey>,
     /// AllowedIPs (repeated keys and comma lists add up, in order).
     pub allowed_ips: Vec<Cidr>,
     /// Endpoint.

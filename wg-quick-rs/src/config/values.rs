@@ -2,17 +2,38 @@
 //! keepalives past 65535, prefixes past the family's length, keys that are not canonical base64.
 //! Each returns the message of a [`ConfigError`](super::ConfigError); none echoes a secret.
 
-use super::types::{Cidr, Endpoint, Key, Table};
+use super::types::{Cidr, Endpoint, PresharedKey, PrivateKey, PublicKey, Table};
 use std::net::{IpAddr, Ipv6Addr};
+use wgrs_uapi::keys::key_from_base64;
+use zeroize::Zeroizing;
 
 /// Message result: the caller adds file, line and key.
 pub(crate) type ValueResult<T> = Result<T, String>;
 
 /// `PrivateKey`, `PublicKey`, `PresharedKey`: the value is never quoted back.
-pub(crate) fn key(value: &str) -> ValueResult<Key> {
-    Key::from_base64(value).ok_or_else(|| {
+fn key(value: &str) -> ValueResult<Zeroizing<[u8; 32]>> {
+    key_from_base64(value).map(Zeroizing::new).map_err(|_| {
         "not a valid key (44 characters of base64 ending in `=', as `wg genkey' prints)".to_owned()
     })
+}
+
+/// `PrivateKey`: clamped, as every WireGuard implementation holds it; all zeros means none.
+pub(crate) fn private_key(value: &str) -> ValueResult<Option<PrivateKey>> {
+    let raw = key(value)?;
+    Ok(raw
+        .iter()
+        .any(|&b| b != 0)
+        .then(|| PrivateKey::from_bytes(*raw)))
+}
+
+/// `PublicKey`.
+pub(crate) fn public_key(value: &str) -> ValueResult<PublicKey> {
+    key(value).map(|raw| PublicKey(*raw))
+}
+
+/// `PresharedKey`.
+pub(crate) fn preshared_key(value: &str) -> ValueResult<PresharedKey> {
+    key(value).map(|raw| PresharedKey::from_bytes(*raw))
 }
 
 /// Decimal digits only, saturating (so a huge number is simply out of range).

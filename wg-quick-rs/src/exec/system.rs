@@ -5,17 +5,12 @@ use super::gather::Probe;
 use super::save::save_config;
 use super::{Ran, RunError, Runner};
 use crate::plan::{Action, RUN_DIR};
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Write};
 use std::net::IpAddr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 use zeroize::Zeroizing;
-
-/// How long a UAPI answer may take.
-const UAPI_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs actions on this system and prints progress to stderr.
 #[derive(Debug, Default)]
@@ -147,45 +142,19 @@ fn is_socket(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
 
-/// Sends one UAPI request and returns the answer up to its empty line.
-fn uapi_exchange(iface: &str, request: &str) -> std::io::Result<Zeroizing<String>> {
-    let path = format!("{RUN_DIR}/{iface}.sock");
-    let mut stream = UnixStream::connect(Path::new(&path))?;
-    stream.set_read_timeout(Some(UAPI_TIMEOUT))?;
-    stream.set_write_timeout(Some(UAPI_TIMEOUT))?;
-    stream.write_all(request.as_bytes())?;
-    let mut reader = BufReader::new(stream);
-    let mut answer = Zeroizing::new(String::with_capacity(4096));
-    loop {
-        let mut line = Zeroizing::new(String::new());
-        if reader.read_line(&mut line)? == 0 || line.as_str() == "\n" {
-            return Ok(answer);
-        }
-        answer.push_str(&line);
-    }
-}
-
-/// The `N` of the answer's `errno=N` line.
-fn errno_of(answer: &str) -> Option<i64> {
-    answer
-        .lines()
-        .find_map(|l| l.strip_prefix("errno=")?.parse().ok())
-}
-
-/// A `set=1` request that must answer `errno=0`.
+/// A `set=1` request that must answer `errno=0` (sent by the shared UAPI client).
 fn uapi_set_request(iface: &str, request: &str) -> Result<Ran, RunError> {
-    let answer = uapi_exchange(iface, request)
-        .map_err(|e| RunError::msg(format!("{RUN_DIR}/{iface}.sock: {e}")))?;
-    match errno_of(&answer) {
-        Some(0) => Ok(Ran::Done),
-        Some(n) => Err(RunError {
-            errno: Some(n),
-            ..RunError::msg(format!("Unable to modify interface: errno={n}"))
-        }),
-        None => Err(RunError::msg(
-            "Unable to modify interface: no errno in the answer",
-        )),
-    }
+    // The client reports a positive errno: the daemon's refusal (errno=-N) or why it could
+    // not be reached; the refusal is kept negative, as the daemon said it.
+    wgrs_uapi::client::set_text(OsStr::new(iface), request)
+        .map(|()| Ran::Done)
+        .map_err(|errno| {
+            let n = -i64::from(errno);
+            RunError {
+                errno: Some(n),
+                ..RunError::msg(format!("Unable to modify interface: errno={n}"))
+            }
+        })
 }
 
 impl Probe for SystemRunner {
@@ -227,8 +196,8 @@ impl Probe for SystemRunner {
     }
 
     fn uapi_get(&mut self, iface: &str) -> Option<Zeroizing<String>> {
-        let answer = uapi_exchange(iface, "get=1\n\n").ok()?;
-        (errno_of(&answer) == Some(0)).then_some(answer)
+        let answer = wgrs_uapi::client::exchange(OsStr::new(iface), "get=1\n\n").ok()?;
+        answer.lines().any(|l| l == "errno=0").then_some(answer)
     }
 
     fn mtime(&mut self, path: &str) -> Option<i64> {

@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 pub const REAL_IFACE: &str = "\u{0}real-iface\u{0}";
 
 /// Directory of the UAPI sockets and macOS name files.
-pub const RUN_DIR: &str = "/var/run/wireguard";
+pub const RUN_DIR: &str = wgrs_uapi::SOCKET_DIR;
 
 /// Which wg-quick a plan mirrors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -175,7 +175,7 @@ impl Device {
 }
 
 // ---- Config builders for the plan and executor tests ----
-use wg_quick_rs::config::{Cidr, Config, Endpoint, Key, Line, Peer};
+use wg_quick_rs::config::{Cidr, Config, Endpoint, Line, Peer, PrivateKey, PublicKey};
 
 /// `ADDR/LEN`.
 pub fn cidr(s: &str) -> Cidr {
@@ -194,7 +194,7 @@ pub fn cidrs(list: &[&str]) -> Vec<Cidr> {
 /// A peer with a recognisable public key.
 pub fn peer(n: u8, allowed: &[&str], endpoint: Option<(&str, u16)>) -> Peer {
     Peer {
-        public_key: Key([n; 32]),
+        public_key: PublicKey([n; 32]),
         preshared_key: None,
         allowed_ips: cidrs(allowed),
         endpoint: endpoint.map(|(host, port)| Endpoint {
@@ -210,7 +210,7 @@ pub fn peer(n: u8, allowed: &[&str], endpoint: Option<(&str, u16)>) -> Peer {
 /// A config with a private key, the addresses and the peers.
 pub fn config(addresses: &[&str], peers: Vec<Peer>) -> Config {
     let mut cfg = Config::default();
-    cfg.interface.private_key = Some(Key([1; 32]));
+    cfg.interface.private_key = Some(PrivateKey::from_bytes([1; 32]));
     cfg.interface.addresses = cidrs(addresses);
     cfg.peers = peers;
     cfg
