@@ -5,6 +5,7 @@ use crate::config::{Config, Table};
 use crate::plan::monitor::MonitorFacts;
 use crate::plan::{Facts, LinuxFacts, MacFacts, MacService, MonitorSpec, Os, OsFacts, RUN_DIR};
 use crate::state::{state_path, State};
+use crate::uapi_text::parse_uapi_get;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -153,11 +154,13 @@ fn linux(cfg: &Config, iface: &str, mode: Mode, probe: &mut dyn Probe) -> LinuxF
     }
     if let Some(get) = probe.uapi_get(iface) {
         lf.is_wireguard = true;
-        lf.running_fwmark = uapi_value(&get, "fwmark").and_then(|v| v.parse().ok());
-        lf.running_has_default = get
-            .lines()
-            .filter_map(|l| l.strip_prefix("allowed_ip="))
-            .any(|p| p.ends_with("/0"));
+        if let Ok(running) = parse_uapi_get(&get) {
+            lf.running_fwmark = running.interface.fwmark;
+            lf.running_has_default = running
+                .peers
+                .iter()
+                .any(|p| p.allowed_ips.iter().any(|c| c.prefix == 0));
+        }
     }
     if mode == Mode::Down {
         lf.rules4 = probe
@@ -206,13 +209,6 @@ fn busy_tables(probe: &mut dyn Probe) -> std::collections::BTreeSet<u32> {
         busy.insert(table);
     }
     busy
-}
-
-/// The value of a device-section `key=value` line of a UAPI answer.
-fn uapi_value<'a>(get: &'a str, key: &str) -> Option<&'a str> {
-    get.lines()
-        .take_while(|l| !l.starts_with("public_key="))
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// macOS route MTU: the MTU of the interface `route -n get` names.
@@ -346,12 +342,16 @@ pub fn gather_monitor(spec: &MonitorSpec, known: &[String], probe: &mut dyn Prob
     facts
 }
 
-/// The addresses of a UAPI answer's `endpoint=` lines (`wg show IFACE endpoints`).
+/// The addresses of a UAPI answer's endpoints (`wg show IFACE endpoints`), zones left off.
 fn uapi_endpoints(get: &str) -> Vec<IpAddr> {
-    get.lines()
-        .filter_map(|l| l.strip_prefix("endpoint="))
-        .filter_map(|e| e.parse::<std::net::SocketAddr>().ok())
-        .map(|a| a.ip())
+    let Ok(running) = parse_uapi_get(get) else {
+        return Vec::new();
+    };
+    running
+        .peers
+        .iter()
+        .filter_map(|p| p.endpoint.as_ref())
+        .filter_map(|e| e.host.split('%').next()?.parse().ok())
         .collect()
 }
 
