@@ -104,52 +104,7 @@ impl Bench {
             ),
         );
         d.file("interface-only.conf", "[Interface]\nListenPort = 51840\n");
-        let peer = &k[3].public;
-        for (name, text) in [
-            (
-                "quick.conf",
-                "[Interface]\nAddress = 10.0.0.1/24\n".to_owned(),
-            ),
-            ("nopub.conf", "[Peer]\nAllowedIPs = 10.0.0.0/8\n".to_owned()),
-            ("nosection.conf", "ListenPort = 1\n".to_owned()),
-            ("emptyvalue.conf", "[Interface]\nListenPort =\n".to_owned()),
-            (
-                "badport.conf",
-                "[Interface]\nListenPort = port\n".to_owned(),
-            ),
-            ("badkey.conf", "[Interface]\nPrivateKey = abc\n".to_owned()),
-            (
-                "badcidr.conf",
-                format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.0.0.0/40\n"),
-            ),
-            (
-                "badip.conf",
-                format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.0.0/8\n"),
-            ),
-            (
-                "hostbits.conf",
-                format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.7.7.7/8\n"),
-            ),
-            (
-                "badendpoint.conf",
-                format!("[Peer]\nPublicKey = {peer}\nEndpoint = [::1:5\n"),
-            ),
-            (
-                "badka.conf",
-                format!("[Peer]\nPublicKey = {peer}\nPersistentKeepalive = 70000\n"),
-            ),
-            (
-                "badfwmark.conf",
-                "[Interface]\nFwMark = 0x1ffffffff\n".to_owned(),
-            ),
-            ("typo.conf", "[Interface]\nListenPrt = 1\n".to_owned()),
-            (
-                "peerkey-in-iface.conf",
-                format!("[Interface]\nPublicKey = {peer}\n"),
-            ),
-        ] {
-            d.file(name, &text);
-        }
+        small_configs(d, &k[3].public);
     }
 
     /// `{IF}`, `{K0}`..`{K3}` (public keys) and `{DIR}` filled in for client `i`.
@@ -196,6 +151,55 @@ impl Bench {
     }
 }
 
+/// One-line configuration files, each with one thing wrong (or wg-quick's own keys).
+fn small_configs(d: &TempDir, peer: &str) {
+    for (name, text) in [
+        (
+            "quick.conf",
+            "[Interface]\nAddress = 10.0.0.1/24\n".to_owned(),
+        ),
+        ("nopub.conf", "[Peer]\nAllowedIPs = 10.0.0.0/8\n".to_owned()),
+        ("nosection.conf", "ListenPort = 1\n".to_owned()),
+        ("emptyvalue.conf", "[Interface]\nListenPort =\n".to_owned()),
+        (
+            "badport.conf",
+            "[Interface]\nListenPort = port\n".to_owned(),
+        ),
+        ("badkey.conf", "[Interface]\nPrivateKey = abc\n".to_owned()),
+        (
+            "badcidr.conf",
+            format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.0.0.0/40\n"),
+        ),
+        (
+            "badip.conf",
+            format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.0.0/8\n"),
+        ),
+        (
+            "hostbits.conf",
+            format!("[Peer]\nPublicKey = {peer}\nAllowedIPs = 10.7.7.7/8\n"),
+        ),
+        (
+            "badendpoint.conf",
+            format!("[Peer]\nPublicKey = {peer}\nEndpoint = [::1:5\n"),
+        ),
+        (
+            "badka.conf",
+            format!("[Peer]\nPublicKey = {peer}\nPersistentKeepalive = 70000\n"),
+        ),
+        (
+            "badfwmark.conf",
+            "[Interface]\nFwMark = 0x1ffffffff\n".to_owned(),
+        ),
+        ("typo.conf", "[Interface]\nListenPrt = 1\n".to_owned()),
+        (
+            "peerkey-in-iface.conf",
+            format!("[Interface]\nPublicKey = {peer}\n"),
+        ),
+    ] {
+        d.file(name, &text);
+    }
+}
+
 /// `showconf` text with its `[Peer]` blocks in sorted order, and a port the kernel picked
 /// (`listen-port 0`, from the ephemeral range) shown as such.
 fn sorted_peers(text: &str) -> String {
@@ -215,185 +219,188 @@ fn sorted_peers(text: &str) -> String {
     blocks.join("\n\n")
 }
 
+/// `wg set` cases: `{IF}` is the device, `{K0}`..`{K3}` public keys (K0 the device's own,
+/// K1 and K2 its peers, K3 a stranger), `{DIR}` the directory of key and config files.
+const SET_CASES: &[&[&str]] = &[
+    // Usage and argument errors.
+    &["set"],
+    &["set", "{IF}"],
+    &["set", "--help"],
+    &["set", "{IF}", "--help"],
+    &["set", "{IF}", "bogus", "1"],
+    &["set", "{IF}", "listen-port"],
+    &["set", "{IF}", "peer"],
+    &["set", "{IF}", "remove"],
+    &["set", "{IF}", "peer", "{K3}", "listen-port", "1"],
+    &["set", "{IF}", "peer", "{K3}", "private-key", "{DIR}/priv"],
+    // Device settings.
+    &["set", "{IF}", "listen-port", "51830"],
+    &["set", "{IF}", "listen-port", "0"],
+    &["set", "{IF}", "listen-port", "70000"],
+    &["set", "{IF}", "listen-port", "abc"],
+    &["set", "{IF}", "listen-port", ""],
+    &["set", "{IF}", "listen-port", "-1"],
+    &["set", "{IF}", "fwmark", "0x10"],
+    &["set", "{IF}", "fwmark", "1234"],
+    &["set", "{IF}", "fwmark", "off"],
+    &["set", "{IF}", "fwmark", "OFF"],
+    &["set", "{IF}", "fwmark", "0"],
+    &["set", "{IF}", "fwmark", "4294967296"],
+    &["set", "{IF}", "fwmark", "0x"],
+    &["set", "{IF}", "fwmark", "0X10"],
+    &["set", "{IF}", "fwmark", "12abc"],
+    &["set", "{IF}", "fwmark", ""],
+    &["set", "{IF}", "private-key", "{DIR}/priv"],
+    &["set", "{IF}", "private-key", "{DIR}/priv-spaces"],
+    &["set", "{IF}", "private-key", "{DIR}/empty"],
+    &["set", "{IF}", "private-key", "/dev/null"],
+    &["set", "{IF}", "private-key", "{DIR}/missing"],
+    &["set", "{IF}", "private-key", "{DIR}/short"],
+    &["set", "{IF}", "private-key", "{DIR}/trailing"],
+    &["set", "{IF}", "private-key", "{DIR}/badkey"],
+    &["set", "{IF}", "private-key", "{DIR}"],
+    &[
+        "set",
+        "{IF}",
+        "listen-port",
+        "51831",
+        "fwmark",
+        "7",
+        "private-key",
+        "{DIR}/priv",
+    ],
+    // Peers.
+    &["set", "{IF}", "peer", "{K3}"],
+    &["set", "{IF}", "peer", "abc"],
+    &["set", "{IF}", "peer", "{K3}x"],
+    &["set", "{IF}", "peer", "{K1}", "remove"],
+    &["set", "{IF}", "peer", "{K3}", "remove"],
+    &[
+        "set", "{IF}", "peer", "{K1}", "remove", "peer", "{K2}", "remove",
+    ],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K3}",
+        "allowed-ips",
+        "10.5.0.0/16,fd05::/64",
+    ],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K3}",
+        "allowed-ips",
+        " 10.5.0.0/16 , 10.6.0.1 ",
+    ],
+    &["set", "{IF}", "peer", "{K1}", "allowed-ips", "10.2.0.0/16"],
+    &["set", "{IF}", "peer", "{K1}", "allowed-ips", ""],
+    &["set", "{IF}", "peer", "{K1}", "allowed-ips", "10.5.5.5/8"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/33"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "fd00::/129"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/x"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.256/8"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/8,"],
+    &["set", "{IF}", "peer", "{K3}", "allowed-ips", "010.0.0.0/8"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K3}",
+        "allowed-ips",
+        "::ffff:1.2.3.4/128",
+    ],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K1}",
+        "allowed-ips",
+        "10.5.0.0/16",
+        "allowed-ips",
+        "10.6.0.0/16",
+    ],
+    &["set", "{IF}", "peer", "{K1}", "preshared-key", "{DIR}/psk"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K1}",
+        "preshared-key",
+        "{DIR}/empty",
+    ],
+    &["set", "{IF}", "peer", "{K1}", "preshared-key", "/dev/null"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K1}",
+        "preshared-key",
+        "{DIR}/missing",
+    ],
+    &["set", "{IF}", "peer", "{K1}", "persistent-keepalive", "off"],
+    &["set", "{IF}", "peer", "{K1}", "persistent-keepalive", "0"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K2}",
+        "persistent-keepalive",
+        "65535",
+    ],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K2}",
+        "persistent-keepalive",
+        "65536",
+    ],
+    &["set", "{IF}", "peer", "{K2}", "persistent-keepalive", "-1"],
+    &["set", "{IF}", "peer", "{K2}", "persistent-keepalive", ""],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:9"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]:9"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K2}",
+        "endpoint",
+        "[fd00::1:2]:65535",
+    ],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "localhost:9"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:70000"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", ""],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1:9"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]9"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]:"],
+    &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:port"],
+    &[
+        "set",
+        "{IF}",
+        "peer",
+        "{K2}",
+        "endpoint",
+        "no.such.host.invalid:9",
+    ],
+    // The device refuses: its own public key as a peer is ignored, not an error.
+    &["set", "{IF}", "peer", "{K0}", "allowed-ips", "10.9.0.0/16"],
+    // No such interface.
+    &["set", "nosuchwg0", "listen-port", "1"],
+    &["set", "nosuchwg0", "peer", "abc"],
+];
+
 #[test]
 fn set_matches_wg() {
     if skip_unless_root(&["wg"]) {
         return;
     }
     let bench = Bench::new("set");
-    let cases: &[&[&str]] = &[
-        // Usage and argument errors.
-        &["set"],
-        &["set", "{IF}"],
-        &["set", "--help"],
-        &["set", "{IF}", "--help"],
-        &["set", "{IF}", "bogus", "1"],
-        &["set", "{IF}", "listen-port"],
-        &["set", "{IF}", "peer"],
-        &["set", "{IF}", "remove"],
-        &["set", "{IF}", "peer", "{K3}", "listen-port", "1"],
-        &["set", "{IF}", "peer", "{K3}", "private-key", "{DIR}/priv"],
-        // Device settings.
-        &["set", "{IF}", "listen-port", "51830"],
-        &["set", "{IF}", "listen-port", "0"],
-        &["set", "{IF}", "listen-port", "70000"],
-        &["set", "{IF}", "listen-port", "abc"],
-        &["set", "{IF}", "listen-port", ""],
-        &["set", "{IF}", "listen-port", "-1"],
-        &["set", "{IF}", "fwmark", "0x10"],
-        &["set", "{IF}", "fwmark", "1234"],
-        &["set", "{IF}", "fwmark", "off"],
-        &["set", "{IF}", "fwmark", "OFF"],
-        &["set", "{IF}", "fwmark", "0"],
-        &["set", "{IF}", "fwmark", "4294967296"],
-        &["set", "{IF}", "fwmark", "0x"],
-        &["set", "{IF}", "fwmark", "0X10"],
-        &["set", "{IF}", "fwmark", "12abc"],
-        &["set", "{IF}", "fwmark", ""],
-        &["set", "{IF}", "private-key", "{DIR}/priv"],
-        &["set", "{IF}", "private-key", "{DIR}/priv-spaces"],
-        &["set", "{IF}", "private-key", "{DIR}/empty"],
-        &["set", "{IF}", "private-key", "/dev/null"],
-        &["set", "{IF}", "private-key", "{DIR}/missing"],
-        &["set", "{IF}", "private-key", "{DIR}/short"],
-        &["set", "{IF}", "private-key", "{DIR}/trailing"],
-        &["set", "{IF}", "private-key", "{DIR}/badkey"],
-        &["set", "{IF}", "private-key", "{DIR}"],
-        &[
-            "set",
-            "{IF}",
-            "listen-port",
-            "51831",
-            "fwmark",
-            "7",
-            "private-key",
-            "{DIR}/priv",
-        ],
-        // Peers.
-        &["set", "{IF}", "peer", "{K3}"],
-        &["set", "{IF}", "peer", "abc"],
-        &["set", "{IF}", "peer", "{K3}x"],
-        &["set", "{IF}", "peer", "{K1}", "remove"],
-        &["set", "{IF}", "peer", "{K3}", "remove"],
-        &[
-            "set", "{IF}", "peer", "{K1}", "remove", "peer", "{K2}", "remove",
-        ],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K3}",
-            "allowed-ips",
-            "10.5.0.0/16,fd05::/64",
-        ],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K3}",
-            "allowed-ips",
-            " 10.5.0.0/16 , 10.6.0.1 ",
-        ],
-        &["set", "{IF}", "peer", "{K1}", "allowed-ips", "10.2.0.0/16"],
-        &["set", "{IF}", "peer", "{K1}", "allowed-ips", ""],
-        &["set", "{IF}", "peer", "{K1}", "allowed-ips", "10.5.5.5/8"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/33"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "fd00::/129"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/x"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.256/8"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "10.0.0.0/8,"],
-        &["set", "{IF}", "peer", "{K3}", "allowed-ips", "010.0.0.0/8"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K3}",
-            "allowed-ips",
-            "::ffff:1.2.3.4/128",
-        ],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K1}",
-            "allowed-ips",
-            "10.5.0.0/16",
-            "allowed-ips",
-            "10.6.0.0/16",
-        ],
-        &["set", "{IF}", "peer", "{K1}", "preshared-key", "{DIR}/psk"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K1}",
-            "preshared-key",
-            "{DIR}/empty",
-        ],
-        &["set", "{IF}", "peer", "{K1}", "preshared-key", "/dev/null"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K1}",
-            "preshared-key",
-            "{DIR}/missing",
-        ],
-        &["set", "{IF}", "peer", "{K1}", "persistent-keepalive", "off"],
-        &["set", "{IF}", "peer", "{K1}", "persistent-keepalive", "0"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K2}",
-            "persistent-keepalive",
-            "65535",
-        ],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K2}",
-            "persistent-keepalive",
-            "65536",
-        ],
-        &["set", "{IF}", "peer", "{K2}", "persistent-keepalive", "-1"],
-        &["set", "{IF}", "peer", "{K2}", "persistent-keepalive", ""],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:9"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]:9"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K2}",
-            "endpoint",
-            "[fd00::1:2]:65535",
-        ],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "localhost:9"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:70000"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", ""],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1:9"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]9"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "[::1]:"],
-        &["set", "{IF}", "peer", "{K2}", "endpoint", "127.0.0.1:port"],
-        &[
-            "set",
-            "{IF}",
-            "peer",
-            "{K2}",
-            "endpoint",
-            "no.such.host.invalid:9",
-        ],
-        // The device refuses: its own public key as a peer is ignored, not an error.
-        &["set", "{IF}", "peer", "{K0}", "allowed-ips", "10.9.0.0/16"],
-        // No such interface.
-        &["set", "nosuchwg0", "listen-port", "1"],
-        &["set", "nosuchwg0", "peer", "abc"],
-    ];
-    for args in cases {
+    for args in SET_CASES {
         bench.compare(&["WG_ENDPOINT_RESOLUTION_RETRIES=0"], args);
     }
     // Endpoint resolution: a failure that may pass is retried, with a note per retry.
@@ -455,4 +462,19 @@ fn setconf_addconf_syncconf_match_wg() {
         bench.compare(&[], &[cmd, "nosuchwg0", "{DIR}/base.conf"]);
         bench.compare(&[], &[cmd, "nosuchwg0", "{DIR}/interface-only.conf"]);
     }
+}
+
+/// Where wg would read on until memory runs out (`getline` on `/dev/zero`), wgrs stops at a
+/// line of 1 MiB and says so.
+#[test]
+fn an_endless_line_is_refused_not_read() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let out = run(10, &[WGRS, "setconf", "nosuchwg0", "/dev/zero"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert_eq!(
+        out.stderr,
+        "Line longer than 1048576 bytes\nConfiguration parsing error\n"
+    );
 }

@@ -6,9 +6,10 @@ mod args;
 mod conf;
 mod values;
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use wgrs::proto::keys::PublicKey;
@@ -77,7 +78,13 @@ pub(super) fn setconf(argv: &[OsString], mode: ConfMode) -> Result<(), Failure> 
     let mut input = BufReader::new(file);
     let mut line = zeroize::Zeroizing::new(Vec::new());
     // As with getline in wg, a read error ends the file.
-    while input.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+    while read_line(&mut input, &mut line).is_ok_and(|n| n > 0) {
+        if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+            let text = format!("Line longer than {MAX_LINE} bytes");
+            return Err(Failure::Plain(format!(
+                "{text}\nConfiguration parsing error"
+            )));
+        }
         reader
             .line(&line, &mut note)
             .map_err(|bad| then_plain(bad, "Configuration parsing error"))?;
@@ -109,11 +116,12 @@ fn sync(name: &OsStr, req: &mut SetRequest) -> Result<(), Failure> {
         return Ok(());
     }
     req.replace_peers = false;
+    let in_file: HashSet<PublicKey> = req.peers.iter().map(|p| p.public_key).collect();
     let mut gone: Vec<PublicKey> = running
         .peers
         .iter()
         .map(|p| p.public_key)
-        .filter(|k| !req.peers.iter().any(|p| p.public_key == *k))
+        .filter(|k| !in_file.contains(k))
         .collect();
     gone.sort();
     // wg puts each removal in front of the file's peers, in ascending key order.
@@ -137,6 +145,15 @@ fn set_device(name: &OsStr, req: &SetRequest) -> Result<(), Failure> {
             client::strerror(errno)
         ))
     })
+}
+
+/// Longest configuration line read (wg's `getline` has no limit; this one keeps memory bounded
+/// on input like `/dev/zero`, where wg would grow until it runs out).
+const MAX_LINE: usize = 1 << 20;
+
+/// One line with its `\n`, at most [`MAX_LINE`] + 1 bytes of it.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<usize> {
+    input.take(MAX_LINE as u64 + 1).read_until(b'\n', line)
 }
 
 /// wg copies the name into `IFNAMSIZ` bytes: at most 15 are used.
