@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Where wireguard-go-compatible daemons put their UAPI sockets (shared by all namespaces).
-pub const UAPI_DIR: &str = "/var/run/wireguard";
+pub const UAPI_DIR: &str = wgrs_uapi::SOCKET_DIR;
 
 /// The UAPI socket of interface `ifname`.
 pub fn uapi_socket(ifname: &str) -> PathBuf {

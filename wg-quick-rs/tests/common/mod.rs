@@ -115,7 +115,7 @@ pub fn start_device() -> Result<Device, String> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let sock = PathBuf::from(format!("/var/run/wireguard/{name}.sock"));
+    let sock = wgrs_uapi::client::socket_path(std::ffi::OsStr::new(&name));
     let child = Command::new("unshare")
         .args(["-n", "wireguard-go", "-f", &name])
         .env("LOG_LEVEL", "silent")
