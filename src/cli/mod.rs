@@ -79,7 +79,11 @@ enum Command {
     /// Change the current configuration, add peers, remove peers, or change peers (as `wg set`)
     #[command(
         disable_help_flag = true,
-        override_usage = "wgrs set <interface> [OPTIONS...]"
+        override_usage = "wgrs set <interface> [listen-port <port>] [fwmark <mark>] \
+            [private-key <file path>] [peer <base64 public key> [remove] \
+            [preshared-key <file path>] [endpoint <ip>:<port>] \
+            [persistent-keepalive <interval seconds>] \
+            [allowed-ips <ip1>/<cidr1>[,<ip2>/<cidr2>]...] ]..."
     )]
     Set(RawArgs),
     /// Applies a configuration file to a WireGuard interface (as `wg setconf`)
