@@ -135,7 +135,8 @@ pub trait Bind: Send + Sync {
     /// The UDP port all of this bind's sockets listen on.
     fn local_port(&self) -> u16;
 
-    /// Set the firewall mark of outgoing packets (Linux `SO_MARK`; 0 clears it).
+    /// Set the firewall mark of outgoing packets (Linux `SO_MARK`; 0 clears it) on every
+    /// socket, or on none: a refused change leaves each socket's mark as it was.
     fn set_fwmark(&self, mark: u32) -> io::Result<()>;
 
     /// How many datagrams one `Outgoing` may carry per syscall (1: no GSO).

@@ -47,6 +47,13 @@ fn bad_source(e: &io::Error) -> bool {
     )
 }
 
+/// `SO_MARK` on one socket.
+#[cfg(target_os = "linux")]
+fn mark_socket(s: &socket2::Socket, mark: u32) -> io::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    Ok(setsockopt(s, sockopt::Mark, &mark)?)
+}
+
 fn canonical(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(a.ip().to_canonical(), a.port())
 }
@@ -112,6 +119,29 @@ impl OsBind {
         self.socks()
             .map(|s| Ok(getsockopt(&s.socket, sockopt::Mark)?))
             .collect()
+    }
+
+    /// Set `mark` on every socket through `set` (the real setter but in tests), or on none:
+    /// when one socket refuses, those already changed get their old mark back.
+    #[cfg(target_os = "linux")]
+    fn set_marks(
+        &self,
+        mark: u32,
+        set: impl Fn(&socket2::Socket, u32) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let old = self.socket_marks()?;
+        for (done, s) in self.socks().enumerate() {
+            if let Err(e) = set(&s.socket, mark) {
+                for (s, &m) in self.socks().zip(&old).take(done) {
+                    // Setting back a mark this socket held a moment ago does not fail; if it
+                    // ever did, the error that matters is still `e`.
+                    let _ = mark_socket(&s.socket, m);
+                }
+                return Err(e);
+            }
+        }
+        self.fwmark.store(mark, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The mark last set with `set_fwmark`.
@@ -334,12 +364,7 @@ impl Bind for OsBind {
 
     #[cfg(target_os = "linux")]
     fn set_fwmark(&self, mark: u32) -> io::Result<()> {
-        use nix::sys::socket::{setsockopt, sockopt};
-        for s in self.socks() {
-            setsockopt(&s.socket, sockopt::Mark, &mark)?;
-        }
-        self.fwmark.store(mark, Ordering::Relaxed);
-        Ok(())
+        self.set_marks(mark, mark_socket)
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -358,5 +383,43 @@ impl Bind for OsBind {
 
     fn shutdown(&self) {
         self.shutdown.trigger();
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use super::*;
+
+    /// The kernel refuses `SO_MARK` on the IPv6 socket (say, a seccomp or LSM rule), after the
+    /// IPv4 socket took the new mark: the refused change must leave both as they were.
+    #[test]
+    fn a_refused_fwmark_leaves_both_sockets_as_they_were() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipping: SO_MARK needs CAP_NET_ADMIN; run as root, as CI does");
+            return;
+        }
+        let bind = OsBind::bind(0).unwrap();
+        if bind.v6.is_none() {
+            eprintln!("skipping: no IPv6 on this host");
+            return;
+        }
+        bind.set_fwmark(7).unwrap();
+        let refuse_v6 = |s: &socket2::Socket, m: u32| {
+            let v6 = s.local_addr()?.is_ipv6();
+            if v6 {
+                Err(io::Error::from_raw_os_error(libc::EPERM))
+            } else {
+                mark_socket(s, m)
+            }
+        };
+        let err = bind.set_marks(9, refuse_v6).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(bind.socket_marks().unwrap(), vec![7, 7]);
+        assert_eq!(bind.fwmark(), 7);
+        // And an accepted change still reaches both.
+        bind.set_fwmark(9).unwrap();
+        assert_eq!(bind.socket_marks().unwrap(), vec![9, 9]);
+        assert_eq!(bind.fwmark(), 9);
     }
 }
