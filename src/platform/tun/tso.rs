@@ -101,14 +101,40 @@ fn single(
     dst.copy_from_slice(pkt);
     if needs_csum {
         // CHECKSUM_PARTIAL: the field holds the pseudo-header sum; sum from `start` over it
-        // (in the read: the copy's stores may not have reached the cache yet).
-        put16(dst, at, finish(sum(&pkt[start..], 0)));
+        // (in the read: the copy's stores may not have reached the cache yet). A computed zero
+        // goes out as all ones, as the kernel's `skb_checksum_help` writes it: for UDP zero
+        // means "no checksum" (RFC 768) or is invalid (IPv6, RFC 8200).
+        let c = finish(sum(&pkt[start..], 0));
+        put16(dst, at, if c == 0 { 0xffff } else { c });
     }
     sink.commit(pkt.len());
     Ok(Split {
         packets: 1,
         dropped: 0,
     })
+}
+
+/// IPv6 extension headers we segment across: hop-by-hop options (first only) and destination
+/// options, which the transport checksum does not depend on. A routing header (its final
+/// destination is the pseudo-header's), a fragment header or anything else is not split.
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_DEST_OPTS: u8 = 60;
+
+/// The next-header value that the IPv6 header chain of `pkt` reaches exactly at `at` (the
+/// transport header, i.e. `csum_start`), or None when the chain does not lead there.
+fn ipv6_transport(pkt: &[u8], at: usize) -> Option<u8> {
+    let (mut next, mut off) = (*pkt.get(6)?, 40);
+    while off < at {
+        let skippable = next == IPV6_DEST_OPTS || (next == IPV6_HOP_BY_HOP && off == 40);
+        if !skippable {
+            return None;
+        }
+        // Next header, then the length in 8-byte units not counting the first 8.
+        let (n, len) = (*pkt.get(off)?, *pkt.get(off + 1)?);
+        next = n;
+        off += (usize::from(len) + 1) * 8;
+    }
+    (off == at).then_some(next)
 }
 
 /// The checked shape of a super-packet.
@@ -148,8 +174,7 @@ impl Layout {
         let iph = csum_start;
         let proto = if tcp { IPPROTO_TCP } else { IPPROTO_UDP };
         if v6 {
-            // Extension headers may sit between the fixed header and the transport header.
-            if iph < 40 || (iph == 40 && pkt.get(6) != Some(&proto)) {
+            if ipv6_transport(pkt, iph) != Some(proto) {
                 return Err("IPv6 header does not lead to the transport header");
             }
         } else {

@@ -278,3 +278,102 @@ proptest! {
         }
     }
 }
+
+/// A UDP datagram whose checksum computes to zero: its last payload word is chosen so that
+/// the one's-complement sum of everything else is 0xffff.
+fn udp_with_zero_checksum(v6: bool) -> Vec<u8> {
+    let mut payload: Vec<u8> = (0..300u32).map(|i| (i * 29 % 256) as u8).collect();
+    let n = payload.len();
+    payload[n - 2..].fill(0);
+    let first = udp(v6, 5, 4444, &payload);
+    let iph = if v6 { 40 } else { 20 };
+    // With the last word zero the field holds !S; putting !S into that word makes the sum
+    // S + !S = 0xffff, whose checksum is zero.
+    payload[n - 2..].copy_from_slice(&first[iph + 6..iph + 8]);
+    udp(v6, 5, 4444, &payload)
+}
+
+#[test]
+fn a_udp_checksum_that_computes_to_zero_is_written_as_all_ones() {
+    for v6 in [false, true] {
+        let want = udp_with_zero_checksum(v6);
+        let iph = if v6 { 40 } else { 20 };
+        assert_eq!(be16(&want, iph + 6), Some(0xffff), "the test packet");
+        let mut partial = want.clone();
+        let addrs = if v6 { 8..40 } else { 12..20 };
+        let l4_len = (want.len() - iph) as u32;
+        let pseudo = fold(sum(&want[addrs], u32::from(IPPROTO_UDP) + l4_len));
+        partial[iph + 6..iph + 8].copy_from_slice(&pseudo.to_be_bytes());
+        let mut read = vhdr(F_NEEDS_CSUM, GSO_NONE, 0, 0, iph, 6);
+        read.extend_from_slice(&partial);
+        // RFC 768 / RFC 8200: zero means "no checksum" (IPv4) or is invalid (IPv6).
+        assert_eq!(split_all(&read), [want], "v6={v6}");
+    }
+}
+
+/// `p` (IPv6) with an 8-byte extension header of type `kind` (0, 43 or 60) inserted after
+/// the fixed header; its next-header field says `next`.
+fn with_ext(p: &[u8], kind: u8, next: u8) -> Vec<u8> {
+    let mut q = p[..40].to_vec();
+    let plen = u16::from_be_bytes([p[4], p[5]]) + 8;
+    q[4..6].copy_from_slice(&plen.to_be_bytes());
+    q[6] = kind;
+    // Next header, length 0 (8 bytes), PadN option of 4 bytes.
+    q.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    q.extend_from_slice(&p[40..]);
+    q
+}
+
+/// A read of the TCPv6 super-packet of `segs` with an extension header in front of TCP.
+fn read_with_ext(segs: &[Vec<u8>], gso: usize, kind: u8, next: u8, start: usize) -> Vec<u8> {
+    let (p, headers) = superpacket(segs, true, true);
+    let mut read = vhdr(F_NEEDS_CSUM, GSO_TCPV6, headers + 8, gso, start, 16);
+    read.extend_from_slice(&with_ext(&p, kind, next));
+    read
+}
+
+#[test]
+fn ipv6_options_headers_before_tcp_are_kept_in_every_segment() {
+    let segs = tcp_segments(true, 3500, 1000, true, false);
+    for kind in [0, 60] {
+        let got = split_all(&read_with_ext(&segs, 1000, kind, IPPROTO_TCP, 48));
+        let want: Vec<Vec<u8>> = segs
+            .iter()
+            .map(|s| with_ext(s, kind, IPPROTO_TCP))
+            .collect();
+        assert_eq!(got, want, "extension header {kind}");
+    }
+}
+
+#[test]
+fn an_ipv6_header_chain_that_does_not_lead_to_csum_start_is_refused() {
+    let segs = tcp_segments(true, 3500, 1000, false, false);
+    let why = "IPv6 header does not lead to the transport header";
+    let cases = [
+        // The chain leads to UDP, not TCP.
+        read_with_ext(&segs, 1000, 60, IPPROTO_UDP, 48),
+        // The chain ends at 48, csum_start says 56 (or 44).
+        read_with_ext(&segs, 1000, 60, IPPROTO_TCP, 56),
+        read_with_ext(&segs, 1000, 60, IPPROTO_TCP, 44),
+        // A routing header would change the pseudo-header's destination: not split.
+        read_with_ext(&segs, 1000, 43, IPPROTO_TCP, 48),
+        // A hop-by-hop header anywhere but first.
+        {
+            let (p, headers) = superpacket(&segs, true, true);
+            let mut read = vhdr(F_NEEDS_CSUM, GSO_TCPV6, headers + 16, 1000, 56, 16);
+            read.extend_from_slice(&with_ext(&with_ext(&p, 0, IPPROTO_TCP), 60, 0));
+            read
+        },
+        // No extension header at all, csum_start past the fixed header.
+        {
+            let mut read = read_of(&segs, true, true, 1000, false);
+            read[6..8].copy_from_slice(&48u16.to_ne_bytes());
+            read
+        },
+    ];
+    for (i, read) in cases.iter().enumerate() {
+        let mut sink = VecSink::new(1600, 64);
+        assert_eq!(split(read, &mut sink), Err(why), "case {i}");
+        assert!(sink.packets.is_empty(), "case {i}: nothing emitted");
+    }
+}
