@@ -12,11 +12,12 @@
 //! group's checksum is left to the kernel (`NEEDS_CSUM` with the pseudo-header sum in place).
 //!
 //! Coalescing rules (those of the kernel's TCP GRO, as wireguard-go applies them): IPv4 without
-//! options or fragmentation, or IPv6 without extension headers; same addresses, ports, ACK
-//! number, TCP header length and option bytes, TOS/traffic class, TTL/hop limit and DF bit;
-//! only ACK (and PSH) flags; each segment starts where the last one ended; every segment but
-//! the last carries the first one's payload size; a PSH or a shorter segment ends the group;
-//! at most 64 segments and 65,535 bytes of IP packet.
+//! options, fragmentation or a reserved flag, or IPv6 without extension headers; same
+//! addresses, ports, ACK number, TCP header length and option bytes, TOS/traffic class,
+//! TTL/hop limit and DF bit; same TCP word 3 (reserved bits, AE, window) apart from the flags
+//! the kernel ignores; only ACK (and PSH) flags; each segment starts where the last one ended;
+//! every segment but the last carries the first one's payload size; a PSH or a shorter segment
+//! ends the group; at most 64 segments and 65,535 bytes of IP packet.
 
 use super::csum::{fold, sum};
 pub use super::tso::VNET_HDR_LEN;
@@ -29,6 +30,10 @@ pub const MAX_SEGMENTS: usize = 64;
 const MAX_OPEN: usize = 32;
 
 const TCP_ACK: u8 = 0x10;
+const IPV4_DF: u16 = 0x4000;
+/// Flags that may differ between coalesced segments (the kernel's `tcp_gro_receive` masks
+/// CWR, FIN and PSH; only ACK and PSH reach this far, and PSH ends a group).
+const TCP_FLAGS_IGNORED: u8 = TCP_PSH | 0x01 | 0x80;
 
 pub use super::PacketRef;
 
@@ -63,7 +68,9 @@ fn parse(p: &[u8]) -> Option<Segment> {
         4 => {
             let plain = (p.first()? & 0x0f) == 5;
             let whole = usize::from(be16(p, 2)?) == p.len();
-            let unfragmented = be16(p, 6)? & 0x3fff == 0;
+            // No fragment, and no reserved flag (the kernel's `inet_gro_receive` flushes
+            // such a packet too); DF is compared in `headers_match`.
+            let unfragmented = be16(p, 6)? & !IPV4_DF == 0;
             (plain && whole && unfragmented && *p.get(9)? == IPPROTO_TCP).then_some((false, 20))?
         }
         6 => {
@@ -113,10 +120,21 @@ fn headers_match(a: &[u8], b: &[u8], sa: &Segment, sb: &Segment) -> bool {
             && a.get(8) == b.get(8)
     };
     let t = sa.iph_len;
-    // ACK number, then the options (the fixed header's other fields vary or were checked).
+    // ACK number, then the options (ports, sequence number and checksum vary or were checked).
     let ack = t + 8..t + 12;
     let opts = t + 20..t + sa.tcph_len;
-    ip_ok && a.get(ack.clone()) == b.get(ack) && a.get(opts.clone()) == b.get(opts)
+    ip_ok
+        && tcp_word3(a, t) == tcp_word3(b, t)
+        && a.get(ack.clone()) == b.get(ack)
+        && a.get(opts.clone()) == b.get(opts)
+}
+
+/// TCP header word 3 (data offset, reserved bits and AE, flags, window) without the flags
+/// `tcp_gro_receive` ignores: any other difference ends the group there, or the later segments
+/// would reach the kernel with the first one's window and bits.
+fn tcp_word3(p: &[u8], t: usize) -> Option<[u8; 4]> {
+    let [offset, flags, win_hi, win_lo] = <[u8; 4]>::try_from(p.get(t + 12..t + 16)?).ok()?;
+    Some([offset, flags & !TCP_FLAGS_IGNORED, win_hi, win_lo])
 }
 
 /// A group of segments written as one packet; members chain through `Coalescer::next`.

@@ -170,6 +170,70 @@ fn headers_that_differ_keep_segments_apart() {
     }
 }
 
+/// The kernel's `tcp_gro_receive` flushes when TCP word 3 (data offset, reserved bits, AE,
+/// flags, window) differs in anything but CWR, FIN and PSH; `inet_gro_receive` never merges
+/// an IPv4 packet whose flags differ. Merged anyway, the later segments would reach the
+/// kernel with the first one's window and bits.
+#[test]
+fn a_changed_window_reserved_bit_or_ip_flag_keeps_segments_apart() {
+    type Change = (&'static str, fn(&mut Seg));
+    let variants: [Change; 4] = [
+        ("window 0x01f5 then 0x00f5", |s| s.window = 0x00f5),
+        ("AE bit", |s| s.reserved = 0x01),
+        ("reserved TCP bits", |s| s.reserved = 0x0e),
+        ("no change", |_| {}),
+    ];
+    for v6 in [false, true] {
+        for (what, change) in variants {
+            let mut s: Vec<Seg> = (0..3)
+                .map(|k| Seg {
+                    v6,
+                    id: k,
+                    window: 0x01f5,
+                    ..seg(k as u32 * 800, 800)
+                })
+                .collect();
+            change(&mut s[1]);
+            let packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+            let (writes, n, _) = run(&packets, true, false);
+            let want = if what == "no change" { 1 } else { 3 };
+            assert_eq!((writes.len(), n), (want, 3), "{what} v6={v6}");
+            assert_eq!(delivered(&writes), packets, "{what} v6={v6}");
+        }
+    }
+    // IPv4 flags: the reserved ("evil") bit, or DF, on the second segment only.
+    for flags in [0xc0, 0x00] {
+        let s: Vec<Seg> = (0..2)
+            .map(|k| Seg {
+                id: k,
+                ..seg(k as u32 * 800, 800)
+            })
+            .collect();
+        let mut packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+        set_ipv4_flags(&mut packets[1], flags);
+        let (writes, n, _) = run(&packets, true, false);
+        assert_eq!((writes.len(), n), (2, 2), "IPv4 flags {flags:#x}");
+        assert_eq!(delivered(&writes), packets, "IPv4 flags {flags:#x}");
+    }
+    // The reserved bit on every segment: the kernel's GRO leaves such packets alone, and so
+    // do we; without DF on both they still merge.
+    for (flags, want) in [(0xc0, 2), (0x00, 1)] {
+        let s: Vec<Seg> = (0..2)
+            .map(|k| Seg {
+                id: k,
+                ..seg(k as u32 * 800, 800)
+            })
+            .collect();
+        let mut packets: Vec<Vec<u8>> = s.iter().map(build).collect();
+        for p in &mut packets {
+            set_ipv4_flags(p, flags);
+        }
+        let (writes, _, _) = run(&packets, true, false);
+        assert_eq!(writes.len(), want, "IPv4 flags {flags:#x} on both");
+        assert_eq!(delivered(&writes), packets, "IPv4 flags {flags:#x} on both");
+    }
+}
+
 #[test]
 fn a_push_ends_the_group_and_the_limits_hold() {
     let mut s: Vec<Seg> = (0..4)

@@ -24,6 +24,10 @@ pub struct Seg {
     pub payload: Vec<u8>,
     /// TCP options (a multiple of 4 bytes).
     pub opts: Vec<u8>,
+    /// TCP window.
+    pub window: u16,
+    /// The low nibble of TCP byte 12: reserved bits and AE (RFC 9768 "accurate ECN").
+    pub reserved: u8,
 }
 
 pub fn seg(seq: u32, len: usize) -> Seg {
@@ -39,6 +43,8 @@ pub fn seg(seq: u32, len: usize) -> Seg {
             .map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8)
             .collect(),
         opts: vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+        window: 512,
+        reserved: 0,
     }
 }
 
@@ -53,12 +59,21 @@ pub fn build(s: &Seg) -> Vec<u8> {
     tcp[2..4].copy_from_slice(&5201u16.to_be_bytes());
     tcp[4..8].copy_from_slice(&s.seq.to_be_bytes());
     tcp[8..12].copy_from_slice(&s.ack.to_be_bytes());
-    tcp[12] = ((tcph / 4) as u8) << 4;
+    tcp[12] = ((tcph / 4) as u8) << 4 | (s.reserved & 0x0f);
     tcp[13] = s.flags;
-    tcp[14..16].copy_from_slice(&512u16.to_be_bytes());
+    tcp[14..16].copy_from_slice(&s.window.to_be_bytes());
     tcp[20..].copy_from_slice(&s.opts);
     tcp.extend_from_slice(&s.payload);
     wrap(s.v6, IPPROTO_TCP, s.id, s.ttl, tcp)
+}
+
+/// Set bits of the IPv4 flags byte (0x80: reserved, "evil"; 0x40: DF) and fix the header
+/// checksum.
+pub fn set_ipv4_flags(p: &mut [u8], flags: u8) {
+    p[6] = p[6] & 0x1f | flags;
+    p[10..12].fill(0);
+    let c = csum(&p[..20], 0);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
 /// A UDP datagram from port `sport` to 5201 with a valid checksum.
