@@ -29,6 +29,7 @@ pub struct SideConf<'a> {
     pub keys: &'a Keys,
     pub port: u16,
     pub peer: &'a str,
+    /// Preshared key (base64); empty: none.
     pub psk: &'a str,
     pub endpoint: Option<String>,
     pub allowed_ips: &'a str,
@@ -45,14 +46,10 @@ pub fn configure(ns: &Netns, ifname: &str, c: &SideConf) {
     ns.wg_setconf(ifname, &conf).ok();
     let dir = TempDir::new("psk");
     let psk = dir.file("psk", &format!("{}\n", c.psk));
-    let mut set = vec![
-        "set",
-        ifname,
-        "peer",
-        c.peer,
-        "preshared-key",
-        psk.to_str().unwrap(),
-    ];
+    let mut set = vec!["set", ifname, "peer", c.peer];
+    if !c.psk.is_empty() {
+        set.extend(["preshared-key", psk.to_str().unwrap()]);
+    }
     set.extend(["allowed-ips", c.allowed_ips]);
     if let Some(e) = &c.endpoint {
         set.extend(["endpoint", e]);
@@ -79,12 +76,26 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
+    /// Side B is Debian's wireguard-go; the peers share a preshared key.
     pub fn new(v6_underlay: bool) -> Tunnel {
+        Tunnel::with_b(v6_underlay, true, |ns, ifname| {
+            Daemon::start(ns, Path::new(WIREGUARD_GO), ifname)
+        })
+    }
+
+    /// Side B is whatever `start_b(namespace, ifname)` starts there (another real peer);
+    /// `psk`: whether the peers share a preshared key.
+    pub fn with_b(
+        v6_underlay: bool,
+        psk: bool,
+        start_b: impl FnOnce(&Netns, &str) -> Daemon,
+    ) -> Tunnel {
         let (a, b) = (Netns::new("a"), Netns::new("b"));
         let veth = veth_pair(&a, &b, UNDERLAY_V4, UNDERLAY_V6);
         let da = Daemon::start(&a, &under_test(), &unique_ifname());
-        let db = Daemon::start(&b, Path::new(WIREGUARD_GO), &unique_ifname());
-        let (ka, kb, psk) = (Keys::generate(), Keys::generate(), genpsk());
+        let db = start_b(&b, &unique_ifname());
+        let psk = if psk { genpsk() } else { String::new() };
+        let (ka, kb) = (Keys::generate(), Keys::generate());
         let t = Tunnel {
             da,
             db,

@@ -13,6 +13,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,48 @@ impl Daemon {
         );
         daemon.log = Some(log);
         daemon._dir = Some(dir);
+        daemon
+    }
+
+    /// `ip netns exec NS BINARY ARGS… IFNAME` as a child that stays in the foreground (e.g.
+    /// GotaTun's `-f`), its output in a log printed if the test fails. Within 10 s it must
+    /// hold a TUN and serve the UAPI socket.
+    pub fn start_foreground(ns: &Netns, binary: &Path, args: &[&str], ifname: &str) -> Daemon {
+        let dir = TempDir::new("daemon");
+        let log = dir.path.join(format!("{ifname}.log"));
+        let out = fs::File::create(&log).unwrap();
+        // `ip netns exec` execs the binary: the child's pid is the daemon's.
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(binary)
+            .args(args)
+            .arg(ifname)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", binary.display()));
+        let pid = child.id() as i32;
+        drop(child); // reaped by `process_gone` (waitpid)
+        let daemon = Daemon {
+            ifname: ifname.to_string(),
+            netns: ns.name.clone(),
+            binary: binary.to_path_buf(),
+            pid,
+            stopped: false,
+            log: Some(log),
+            _dir: Some(dir),
+        };
+        let up = wait_until(Duration::from_secs(10), || {
+            serves(pid, ifname) || process_gone(pid)
+        });
+        assert!(
+            up && daemon.alive(),
+            "{} {ifname} in {} did not come up; log:\n{}",
+            binary.display(),
+            ns.name,
+            daemon.log_tail(40)
+        );
         daemon
     }
 
