@@ -61,6 +61,24 @@ pub enum ConfigError {
     NoSuchPeer,
 }
 
+/// How many entries the device's internal tables hold: read-only, for bound checks in tests
+/// and fuzz targets (`src/fuzzing/datagrams.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSizes {
+    /// Peers.
+    pub peers: usize,
+    /// Live receiver indices (handshakes and keypairs).
+    pub indices: usize,
+    /// Sources the handshake rate limiter tracks.
+    pub limiter: usize,
+    /// AllowedIPs prefixes.
+    pub allowed_ips: usize,
+    /// Pending outputs.
+    pub outbox: usize,
+    /// Packets staged for a handshake, all peers together.
+    pub staged: usize,
+}
+
 /// The boxed randomness source the device draws from.
 pub type DynRng = Box<dyn CryptoRngCore + Send>;
 
@@ -447,6 +465,18 @@ impl Device {
             self.retire(&link, i);
         }
         self.send_staged(id, now);
+    }
+
+    /// The sizes of the internal tables (see [`TableSizes`]).
+    pub fn table_sizes(&self) -> TableSizes {
+        TableSizes {
+            peers: self.peers.len(),
+            indices: self.indices.len(),
+            limiter: self.limiter.len(),
+            allowed_ips: self.allowed_ips.len(),
+            outbox: self.outbox.len(),
+            staged: self.peers.values().map(|p| p.link.staged_len()).sum(),
+        }
     }
 
     /// Next action the driver must take, oldest first.
