@@ -72,6 +72,13 @@ const ERRORS: &[(&str, usize, Option<&str>, &str)] = &[
     ("PEER\nEndpoint = host:65536", 4, Some("Endpoint"), "`65536' is not a port number"),
     ("PEER\nEndpoint = host:https", 4, Some("Endpoint"), "not a port number"),
     ("PEER\nEndpoint = 2001:db8::1", 4, Some("Endpoint"), "`2001:db8:' is not an IPv6 address"),
+    // Found by fuzzing (fuzz/artifacts/conf_roundtrip): `save` would write what cannot be read.
+    ("PEER\nEndpoint = fe80::1%a]:1", 4, Some("Endpoint"), "`fe80::1%a]' is not an IPv6 address"),
+    ("PEER\nEndpoint = fe80::1%eth0/1:1", 4, Some("Endpoint"), "is not an IPv6 address"),
+    ("PEER\nEndpoint = fe80::1%0123456789abcdef:1", 4, Some("Endpoint"), "is not an IPv6 address"),
+    ("PEER\nEndpoint = a\u{1}b:1", 4, Some("Endpoint"), "is not a host name (control character)"),
+    ("DNS = a,\u{b}b", 2, Some("DNS"), "\"\\u{b}b\" is not a search domain or IP address (whitespace or control character)"),
+    ("DNS = a\u{c}b", 2, Some("DNS"), "whitespace or control character"),
     ("PEER\nPersistentKeepalive = 65536", 4, Some("PersistentKeepalive"), "neither 0/off nor 1-65535"),
     ("PEER\nPersistentKeepalive = -1", 4, Some("PersistentKeepalive"), "neither 0/off nor"),
     ("PEER\nPersistentKeepalive = on", 4, Some("PersistentKeepalive"), "neither 0/off nor"),

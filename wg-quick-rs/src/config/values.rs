@@ -171,6 +171,9 @@ pub(crate) fn endpoint(value: &str) -> ValueResult<Endpoint> {
     if host.is_empty() {
         return Err(format!("`{value}' has no host"));
     }
+    if host.chars().any(char::is_control) {
+        return Err(format!("{host:?} is not a host name (control character)"));
+    }
     if host.contains(':') && !is_ipv6_host(host) {
         return Err(format!("`{host}' is not an IPv6 address"));
     }
@@ -180,13 +183,22 @@ pub(crate) fn endpoint(value: &str) -> ValueResult<Endpoint> {
     })
 }
 
-/// An IPv6 literal, optionally with a `%scope` (getaddrinfo accepts `fe80::1%eth0`).
+/// An IPv6 literal, optionally with a `%scope` (getaddrinfo accepts `fe80::1%eth0`). The
+/// scope is an interface name or number: at most 15 bytes (IFNAMSIZ - 1), without brackets,
+/// `%`, `/`, `:` or whitespace, so that `[host]:port` (how `save` writes it) reads back as the
+/// same host (`fe80::1%a]:1` would become `[fe80::1%a]]:1`).
 fn is_ipv6_host(host: &str) -> bool {
     let (addr, scope) = match host.split_once('%') {
         Some((addr, scope)) => (addr, Some(scope)),
         None => (host, None),
     };
-    addr.parse::<Ipv6Addr>().is_ok() && scope.is_none_or(|s| !s.is_empty())
+    let scope_ok = |s: &str| {
+        (1..=15).contains(&s.len())
+            && !s.chars().any(|c| {
+                c.is_whitespace() || c.is_control() || matches!(c, '[' | ']' | '%' | '/' | ':')
+            })
+    };
+    addr.parse::<Ipv6Addr>().is_ok() && scope.is_none_or(scope_ok)
 }
 
 /// `Table`: `auto`, `off` (both lowercase, as wg-quick compares them), a number (iproute2's
@@ -251,6 +263,11 @@ pub(crate) enum DnsEntry {
 
 pub(crate) fn dns_entry(word: &str) -> ValueResult<DnsEntry> {
     let looks_like_ip = word.bytes().all(|b| b.is_ascii_digit() || b == b'.') || word.contains(':');
+    // `DNS = a,\vb` would give "\vb", which `save` writes as `DNS = \vb` and which reads back
+    // as "b" (the value is trimmed): no whitespace or control character inside a word.
+    if word.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{word:?} is not a search domain or IP address (whitespace or control character)"));
+    }
     if !looks_like_ip {
         return Ok(DnsEntry::Search(word.to_owned()));
     }
