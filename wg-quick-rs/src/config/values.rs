@@ -266,7 +266,9 @@ pub(crate) fn dns_entry(word: &str) -> ValueResult<DnsEntry> {
     // `DNS = a,\vb` would give "\vb", which `save` writes as `DNS = \vb` and which reads back
     // as "b" (the value is trimmed): no whitespace or control character inside a word.
     if word.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{word:?} is not a search domain or IP address (whitespace or control character)"));
+        return Err(format!(
+            "{word:?} is not a search domain or IP address (whitespace or control character)"
+        ));
     }
     if !looks_like_ip {
         return Ok(DnsEntry::Search(word.to_owned()));
