@@ -6,6 +6,9 @@
 // House rule 1: only the I/O shell and the OS ring read clocks and OS randomness or sleep.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod driver;
+/// Fuzz target bodies shared by `fuzz/` and `tests/fuzz_replay.rs`; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod platform;
 pub mod proto;
