@@ -3,9 +3,10 @@
 //! tampered lanes: same bytes and tags, tampered lanes refused and left untouched. On a CPU
 //! without AVX-512F + IFMA (or another architecture) there is nothing to check.
 
+#[cfg(target_arch = "x86_64")]
 use arbitrary::{Result, Unstructured};
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
+#[cfg(target_arch = "x86_64")]
+use chacha20poly1305::{aead::AeadInPlace, ChaCha20Poly1305, KeyInit};
 
 /// Runs one case; panics when the two implementations disagree.
 pub fn run(data: &[u8]) {
@@ -17,6 +18,7 @@ pub fn run(data: &[u8]) {
     let _ = data;
 }
 
+#[cfg(target_arch = "x86_64")]
 /// WireGuard's transport nonce: 32 zero bits, then the counter little-endian.
 fn nonce(counter: u64) -> chacha20poly1305::Nonce {
     let mut n = [0u8; 12];
@@ -24,6 +26,7 @@ fn nonce(counter: u64) -> chacha20poly1305::Nonce {
     n.into()
 }
 
+#[cfg(target_arch = "x86_64")]
 /// RustCrypto's ciphertext and tag for `plain`.
 fn reference(key: &[u8; 32], counter: u64, plain: &[u8]) -> (Vec<u8>, [u8; 16]) {
     let aead = ChaCha20Poly1305::new(key.into());
@@ -34,6 +37,7 @@ fn reference(key: &[u8; 32], counter: u64, plain: &[u8]) -> (Vec<u8>, [u8; 16]) 
     (ct, tag.into())
 }
 
+#[cfg(target_arch = "x86_64")]
 /// A message of `len` bytes: the fuzzer's bytes while they last, then a fill byte it chose.
 fn message(u: &mut Unstructured<'_>, len: usize) -> Result<Vec<u8>> {
     let fill = u.arbitrary::<u8>()?;
@@ -43,6 +47,7 @@ fn message(u: &mut Unstructured<'_>, len: usize) -> Result<Vec<u8>> {
     Ok(m)
 }
 
+#[cfg(target_arch = "x86_64")]
 fn length(u: &mut Unstructured<'_>) -> Result<usize> {
     // Mostly around the block and pass boundaries (64, 960, 1984), sometimes anything.
     Ok(if u.arbitrary::<bool>()? {
