@@ -25,10 +25,6 @@ use crate::proto::time::Now;
 const POOL: usize = 64;
 /// Steps per input.
 const STEPS: usize = 96;
-/// TODO(issue 13 item 3, defect 3): set to 0 once the core no longer leaks the handshake's
-/// old receiver index on a simultaneous initiation (the lead engineer's fix); until then the
-/// bound tolerates a few leaked indices so that the target can look for other faults.
-const KNOWN_INDEX_LEAK_SLACK: usize = 16;
 /// Outputs one step may produce (a full staged queue flushed, plus handshakes).
 const MAX_OUTPUTS_PER_STEP: usize = 2 * MAX_STAGED_PACKETS + 8;
 
@@ -277,7 +273,7 @@ fn check(w: &mut World) {
     );
     for out in outputs {
         match out {
-            Output::Transmit { to, bytes } => {
+            Output::Transmit { to, bytes, .. } => {
                 if w.to_remotes.len() < POOL {
                     w.to_remotes.push((to, bytes));
                 }
@@ -304,10 +300,10 @@ fn check(w: &mut World) {
         sizes.limiter
     );
     // One handshake and three keypairs (previous, current, next) per peer. A simultaneous
-    // initiation leaks the handshake's old index (issue 13, defect 3: found again by this
-    // target, fuzz/artifacts/datagrams/index-leak-simultaneous-initiation, 9 indices).
+    // initiation used to leak the handshake's old index (issue 13, defect 3; re-found by this
+    // target: fuzz/artifacts/datagrams/index-leak-simultaneous-initiation, 9 indices).
     assert!(
-        sizes.indices <= 4 * sizes.peers + KNOWN_INDEX_LEAK_SLACK,
+        sizes.indices <= 4 * sizes.peers,
         "{} receiver indices for {} peers",
         sizes.indices,
         sizes.peers

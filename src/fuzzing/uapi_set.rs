@@ -108,7 +108,7 @@ impl Model {
             tx_bytes: dev
                 .peer_id(&p.key)
                 .and_then(|id| dev.peer(id))
-                .map_or(0, |q| q.tx_bytes),
+                .map_or(0, |q| q.tx_bytes()),
             rx_bytes: 0,
             persistent_keepalive_interval: p.keepalive,
             allowed_ips: p.ips.clone(),
