@@ -7,15 +7,17 @@ use wg_quick_rs::config::{parse, render, strip, Config, Interface, Line};
 
 const FILE: &str = "fuzz.conf";
 
-/// The configuration without what does not survive rendering by design: the line numbers of
-/// the `[Peer]` headers, and the difference between a zero ListenPort, FwMark or
+/// The configuration without what does not survive rendering by design: the line numbers
+/// kept for error messages, and the difference between a zero ListenPort, FwMark or
 /// PersistentKeepalive and none (rendering leaves zeros out, as `wg showconf` does).
 fn normalized(mut cfg: Config) -> Config {
     let iface = &mut cfg.interface;
     iface.listen_port = iface.listen_port.filter(|&p| p != 0);
     iface.fwmark = iface.fwmark.filter(|&m| m != 0);
+    iface.listen_port_line = Line(0);
     for peer in &mut cfg.peers {
         peer.line = Line(0);
+        peer.endpoint_line = Line(0);
         peer.persistent_keepalive = peer.persistent_keepalive.filter(|&k| k != 0);
     }
     cfg
