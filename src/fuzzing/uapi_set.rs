@@ -11,7 +11,8 @@ use super::rng::FuzzRng;
 use crate::proto::device::Device;
 use crate::proto::keys::{PresharedKey, PrivateKey, PublicKey};
 use crate::proto::time::Now;
-use crate::uapi::{apply_set, format_get, parse_set_bytes, AllowedIpChange, DeviceView, PeerView};
+use crate::uapi::{apply_set, device_view, format_get, parse_set_bytes, AllowedIpChange};
+use crate::uapi::{DeviceView, PeerView};
 use crate::uapi::{PeerSet, SetRequest};
 
 /// A peer as the model sees it.
@@ -124,7 +125,7 @@ impl Model {
 }
 
 fn get(dev: &Device, m: &Model) -> String {
-    format_get(&DeviceView::from_device(dev, m.port, m.fwmark))
+    format_get(&device_view(dev, m.port, m.fwmark))
         .as_str()
         .to_owned()
 }
