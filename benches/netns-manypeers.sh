@@ -218,24 +218,22 @@ rss() {  # rss KEY FIELD: FIELD (VmRSS/VmHWM) of A's daemon processes, summed, i
   put "$1" "$(python3 -c "print(round($kb / 1024, 1))")"
 }
 
-ctxt() {  # ctxt NS: voluntary + nonvoluntary context switches, all threads of NS's daemon
-  local pid sum=0 s pids
+snap() {  # snap NS: "TID NAME SWITCHES" (voluntary + nonvoluntary) per thread of NS's daemon
+  local pid pids
   mapfile -t pids <"$dir/pids.$1"
   for pid in "${pids[@]}"; do
-    s=$(awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }' \
-          "/proc/$pid"/task/*/status 2>/dev/null) || true
-    sum=$((sum + ${s:-0}))
+    awk '$1 == "Name:" { name[FILENAME] = $2 }
+         /^(non)?voluntary_ctxt_switches:/ { sw[FILENAME] += $2 }
+         END { for (f in sw) { split(f, p, "/"); print p[5], name[f], sw[f] } }' \
+      "/proc/$pid"/task/*/status 2>/dev/null || true   # a thread may exit mid-read
   done
-  echo "$sum"
 }
 
-threads() {  # threads NS: threads of NS's daemon processes
-  local pid t=0 pids
-  mapfile -t pids <"$dir/pids.$1"
-  for pid in "${pids[@]}"; do
-    t=$((t + $(awk '$1 == "Threads:" { print $2 }' "/proc/$pid/status")))
-  done
-  echo "$t"
+wakeups() {  # wakeups BEFORE AFTER: "TOTAL NAME:COUNT,..." (threads born in between count fully)
+  awk 'NR == FNR { was[$1] = $3; next }
+       { d = $3 - ($1 in was ? was[$1] : 0); total += d; by[$2] += d }
+       END { for (n in by) if (by[n]) list = list (list ? "," : "") n ":" by[n]
+             print total + 0, (list ? list : "-") }' "$1" "$2"
 }
 
 measure_ping() {
@@ -268,14 +266,17 @@ measure_tcp1() {  # one iperf3 TCP stream A->B for $duration s
 }
 
 measure_idle() {  # context switches over the idle window, after $idle_wait quiet seconds
-  local a0 a1 b0 b1
+  local side total by
   step "idle window"
   sleep "$idle_wait"
-  a0=$(ctxt "$ns_a"); b0=$(ctxt "$ns_b")
+  snap "$ns_a" >"$dir/idle0.a"; snap "$ns_b" >"$dir/idle0.b"
   sleep "$idle_window"
-  a1=$(ctxt "$ns_a"); b1=$(ctxt "$ns_b")
-  put idle_ctxt_a $((a1 - a0)); put idle_ctxt_b $((b1 - b0))
-  put threads_a "$(threads "$ns_a")"
+  snap "$ns_a" >"$dir/idle1.a"; snap "$ns_b" >"$dir/idle1.b"
+  for side in a b; do
+    read -r total by < <(wakeups "$dir/idle0.$side" "$dir/idle1.$side")
+    put "idle_ctxt_$side" "$total"; put "idle_by_thread_$side" "$by"
+  done
+  put threads_a "$(wc -l <"$dir/idle1.a")"
 }
 
 soft() {  # soft FUNC: run a measurement with errexit; on failure note it and carry on
@@ -337,6 +338,8 @@ for n in ns:
             tag = f"{name} N={n} round {r['round']}"
             if r["status"] != "ok": notes.append(f"{tag}: FAILED: {r['reason']}")
             notes += [f"{tag}: {k[6:]} failed: {v}" for k, v in r.items() if k.startswith("error_")]
+            if r.get("idle_by_thread_a", "-") != "-":
+                notes.append(f"{tag}: idle wake-ups by thread (N peers): {r['idle_by_thread_a']}")
             got, _, sent = str(r.get("ping_replies", "")).partition("/")
             if got != sent: notes.append(f"{tag}: ping replies {got}/{sent}")
         m = {}
