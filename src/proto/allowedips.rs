@@ -17,6 +17,8 @@ mod key;
 mod trie;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use trie::Trie;
 
@@ -116,6 +118,22 @@ impl<T: Copy + Eq> AllowedIps<T> {
             self.entries().filter(|&(_, p, _)| p == peer).collect();
         found.sort_unstable_by_key(|&(_, _, seq)| seq);
         found.into_iter().map(|(net, _, _)| net).collect()
+    }
+
+    /// Every peer's prefixes, each list in insertion order, from ONE walk of the table:
+    /// O(n log n). Calling `prefixes_of` for each of p peers walks it p times (a `get=1` with
+    /// 10,000 peers: 10^8 entry visits under the device lock).
+    pub fn prefixes_by_peer(&self) -> HashMap<T, Vec<IpNet>>
+    where
+        T: Hash,
+    {
+        let mut all: Vec<(IpNet, T, u64)> = self.entries().collect();
+        all.sort_unstable_by_key(|&(_, _, seq)| seq);
+        let mut by_peer: HashMap<T, Vec<IpNet>> = HashMap::new();
+        for (net, peer, _) in all {
+            by_peer.entry(peer).or_default().push(net);
+        }
+        by_peer
     }
 
     /// Number of prefixes in the table (both families).

@@ -6,6 +6,7 @@ use crate::proto::device::Device;
 
 /// The view of `dev`, with the port and fwmark the driver holds.
 pub fn device_view(dev: &Device, listen_port: u16, fwmark: u32) -> DeviceView<'_> {
+    let mut allowed_ips = dev.allowed_ips_by_peer();
     let peers = dev
         .peers()
         .map(|p| PeerView {
@@ -16,7 +17,7 @@ pub fn device_view(dev: &Device, listen_port: u16, fwmark: u32) -> DeviceView<'_
             tx_bytes: p.tx_bytes(),
             rx_bytes: p.rx_bytes(),
             persistent_keepalive_interval: p.timers.persistent_keepalive_interval,
-            allowed_ips: dev.allowed_ips_of(p.id),
+            allowed_ips: allowed_ips.remove(&p.id).unwrap_or_default(),
         })
         .collect();
     DeviceView {

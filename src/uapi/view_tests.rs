@@ -40,3 +40,35 @@ fn view_of_a_device() {
     );
     assert_eq!(got.as_str(), want);
 }
+
+/// `wg show` with 10,000 peers took 0.24 s here when the view walked the whole table once per
+/// peer: the view must walk it once, and still list each peer's own prefixes in insertion order.
+#[test]
+fn view_walks_the_allowed_ips_once_for_all_peers() {
+    let mut dev = Device::new(Box::new(StdRng::seed_from_u64(2)));
+    let mut want = Vec::new();
+    for i in 0..300u16 {
+        let [hi, lo] = i.to_be_bytes();
+        let mut key = [0x55; 32];
+        key[..2].copy_from_slice(&[hi, lo]);
+        let id = dev.add_peer(PublicKey(key)).expect("new peer");
+        let nets = [
+            net(&format!("fd00::{i:x}/128")),
+            net(&format!("10.1.{hi}.{lo}/32")),
+        ];
+        for n in nets {
+            dev.add_allowed_ip(id, n).expect("peer");
+        }
+        want.push((key, nets.to_vec()));
+    }
+    let walks = crate::proto::allowedips::trie_walks();
+    let view = device_view(&dev, 0, 0);
+    let walked = crate::proto::allowedips::trie_walks() - walks;
+    assert_eq!(walked, 2, "one walk of the v4 and one of the v6 trie");
+    let got: Vec<_> = view
+        .peers
+        .iter()
+        .map(|p| (p.public_key.0, p.allowed_ips.clone()))
+        .collect();
+    assert_eq!(got, want);
+}

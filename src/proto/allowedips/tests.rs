@@ -310,8 +310,12 @@ proptest! {
         for a in probes.into_iter().chain(touched) {
             prop_assert_eq!(t.lookup(a), m.lookup(a), "lookup {}", a);
         }
+        let mut by_peer = t.prefixes_by_peer();
         for p in 0..6 {
             prop_assert_eq!(t.prefixes_of(p), m.prefixes_of(p), "prefixes_of {}", p);
+            let listed = by_peer.remove(&p).unwrap_or_default();
+            prop_assert_eq!(listed, m.prefixes_of(p), "prefixes_by_peer {}", p);
         }
+        prop_assert!(by_peer.is_empty(), "no other peers: {:?}", by_peer);
     }
 }

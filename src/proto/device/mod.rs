@@ -344,6 +344,12 @@ impl Device {
         self.allowed_ips.prefixes_of(id)
     }
 
+    /// Every peer's allowed IPs from one walk of the table (what `get=1` needs; calling
+    /// `allowed_ips_of` per peer would walk it once per peer).
+    pub fn allowed_ips_by_peer(&self) -> HashMap<PeerId, Vec<IpNet>> {
+        self.allowed_ips.prefixes_by_peer()
+    }
+
     /// The tunnel MTU used to cap padding.
     pub fn set_mtu(&mut self, mtu: usize) {
         self.plane.set_mtu(mtu);
