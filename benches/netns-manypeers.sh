@@ -37,6 +37,7 @@ tag="wgm$$"                          # prefix of every namespace, interface and 
 tmp=$(mktemp -d "/tmp/$tag.XXXXXX")
 ns_a="$tag-a" ns_b="$tag-b" if_a="${tag}a" if_b="${tag}b"
 sockdir=/var/run/wireguard
+mnt="$tmp/mnt"                       # mount namespace with a private tmpfs on $sockdir
 
 log() { echo "[$(date +%T)] $*" >&2; }
 die() { echo "netns-manypeers: $*" >&2; exit 1; }
@@ -104,13 +105,23 @@ teardown() {   # stop every process in this run's namespaces, delete them and th
     fi
     ip netns del "$ns" 2>/dev/null || true
   done
-  rm -f "$sockdir/$if_a.sock" "$sockdir/$if_b.sock"
+  if [ -e "$mnt" ]; then umount "$mnt" 2>/dev/null || true; rm -f "$mnt"; fi
 }
-cleanup() { teardown; rm -rf "$tmp"; }
+cleanup() { teardown; umount "$tmp" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step() { echo "$*" >"$dir/step"; }
+
+# The daemons and every `wg` call see $sockdir as a tmpfs of their own, so no other process on
+# the host can list, connect to or delete these sockets (such visits wake a daemon while idle).
+private_sockdir() {
+  step "cannot mount a private $sockdir"
+  touch "$mnt"
+  unshare --mount="$mnt" --propagation slave \
+    mount -t tmpfs -o mode=0755,size=1m "$tag" "$sockdir"
+}
+in_ns() { local ns=$1; shift; nsenter --mount="$mnt" ip netns exec "$ns" "$@"; }
 put() { echo "$1=$2" >>"$dir/metrics"; }
 jget() {  # jget FILE EXPR: EXPR over the JSON document d in FILE
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
@@ -120,12 +131,12 @@ secs() { python3 -c "print(round($2 - $1, 3))"; }   # secs T0 T1: elapsed, from 
 start_daemon() {  # start_daemon NS IFNAME: start $bin, wait for its UAPI socket, note its pids
   local ns=$1 ifname=$2
   step "starting daemon in $ns"
-  if ! timeout 15 ip netns exec "$ns" "$bin" "$ifname" >>"$dir/$ifname.log" 2>&1; then
+  if ! in_ns "$ns" timeout 15 "$bin" "$ifname" >>"$dir/$ifname.log" 2>&1; then
     step "daemon start failed: $(tail -qn1 "$dir/$ifname.log" 2>/dev/null)"; return 1
   fi
   step "daemon did not create $sockdir/$ifname.sock within 5 s"
-  for _ in $(seq 50); do [ -S "$sockdir/$ifname.sock" ] && break; sleep 0.1; done
-  [ -S "$sockdir/$ifname.sock" ]
+  for _ in $(seq 50); do in_ns "$ns" test -S "$sockdir/$ifname.sock" && break; sleep 0.1; done
+  in_ns "$ns" test -S "$sockdir/$ifname.sock"
   ip netns pids "$ns" >"$dir/pids.$ns"
   [ -s "$dir/pids.$ns" ]
 }
@@ -169,20 +180,21 @@ setup_a() {  # namespaces, daemon A, setconf with $n peers (timed), RSS, dump (t
   for ns in "$ns_a" "$ns_b"; do
     ip -n "$ns" link set veth0 mtu 1500 up; ip -n "$ns" link set lo up
   done
+  private_sockdir
   start_daemon "$ns_a" "$if_a"
   start_daemon "$ns_b" "$if_b"
   umask 077; wg genkey >"$dir/key.a"; wg genkey >"$dir/key.b"
   write_conf "$n" "$dir/a.conf"
   step "wg setconf with $n peers failed silently or took over 120 s"
   t0=$EPOCHREALTIME
-  timeout 120 ip netns exec "$ns_a" wg setconf "$if_a" "$dir/a.conf" 2>"$dir/wg.err" \
+  in_ns "$ns_a" timeout 120 wg setconf "$if_a" "$dir/a.conf" 2>"$dir/wg.err" \
     || { [ -s "$dir/wg.err" ] && step "wg setconf: $(tail -qn1 "$dir/wg.err")"; return 1; }
   t1=$EPOCHREALTIME
   put setconf_s "$(secs "$t0" "$t1")"
   rss rss_setconf_mib VmRSS; rss hwm_setconf_mib VmHWM
   step "wg show dump failed silently or took over 60 s"
   t0=$EPOCHREALTIME
-  timeout 60 ip netns exec "$ns_a" wg show "$if_a" dump >"$dir/dump.txt" 2>"$dir/wg.err" \
+  in_ns "$ns_a" timeout 60 wg show "$if_a" dump >"$dir/dump.txt" 2>"$dir/wg.err" \
     || { [ -s "$dir/wg.err" ] && step "wg show dump: $(tail -qn1 "$dir/wg.err")"; return 1; }
   t1=$EPOCHREALTIME
   put dump_s "$(secs "$t0" "$t1")"
@@ -193,7 +205,7 @@ setup_a() {  # namespaces, daemon A, setconf with $n peers (timed), RSS, dump (t
 
 setup_b() {  # B's one peer (A), addresses, links up, first ping (the handshake)
   step "wg set on B failed silently or took over 10 s"
-  timeout 10 ip netns exec "$ns_b" wg set "$if_b" private-key "$dir/key.b" listen-port 51820 \
+  in_ns "$ns_b" timeout 10 wg set "$if_b" private-key "$dir/key.b" listen-port 51820 \
     peer "$(wg pubkey <"$dir/key.a")" allowed-ips 10.201.0.1/32 endpoint 10.200.0.1:51820 \
     2>"$dir/wg.err" \
     || { [ -s "$dir/wg.err" ] && step "wg set on B: $(tail -qn1 "$dir/wg.err")"; return 1; }
@@ -396,12 +408,13 @@ EOF
 main() {
   parse_args "$@"
   [ "$(id -u)" -eq 0 ] || die "must run as root (namespaces, TUN)"
-  for t in ip wg iperf3 ping python3 timeout ss sysctl; do
+  for t in ip wg iperf3 ping python3 timeout ss sysctl unshare nsenter mount; do
     command -v "$t" >/dev/null || die "$t not found"
   done
   [ ${#impls[@]} -gt 0 ] || default_impls
   [ ${#impls[@]} -gt 0 ] || die "no implementation to measure"
   mkdir -p "$sockdir"
+  mount --bind "$tmp" "$tmp"; mount --make-private "$tmp"   # so $mnt can hold a namespace
   : >"$tmp/runs.jsonl"
   local r spec rc
   for r in $(seq "$rounds"); do
