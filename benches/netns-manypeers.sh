@@ -22,11 +22,13 @@
 # implementation on both sides. A (10.201.0.1/16) gets `wg setconf` with N peers: N-1 random
 # 32-byte public keys with one /32 each in 10.201.0.0/16 and no endpoint, and, in the middle of
 # the list, the real peer B (10.201.0.2/32, endpoint 10.200.0.2:51820). B has one peer, A. No
-# persistent keepalives; IPv6 is off on both tunnel interfaces (no RS/MLD noise while idle).
+# persistent keepalives; IPv6 is off on both tunnel interfaces (no RS/MLD noise while idle), and
+# /var/run/wireguard is a tmpfs of the run's own mount namespace (no other process on the host
+# can visit or delete the sockets).
 # Measured on A: setconf time, VmRSS/VmHWM after setconf, `wg show dump` time (and its line count
 # checked), ping RTT A->B, one iperf3 TCP stream A->B, context switches of all of A's threads over
 # the idle window, VmHWM at the end. Prints Markdown tables per N. Needs root, iproute2, wg,
-# iperf3, ping, python3, timeout, ss.
+# iperf3, ping, python3, timeout, ss, sysctl, unshare, nsenter, mount.
 set -euo pipefail
 export LC_ALL=C                      # $EPOCHREALTIME and awk with a '.' decimal point
 
