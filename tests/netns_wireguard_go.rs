@@ -417,6 +417,18 @@ fn roaming_follows_a_new_underlay_address_on_either_side() {
     );
     assert_ping(&t.b, A4);
     assert_eq!(t.endpoint_seen_by(true), format!("172.31.0.12:{B_PORT}"));
+    if std::env::var_os("WGRS_UNDER_TEST").is_none() {
+        // wgrs also says so in its verbose log (wireguard-go logs no endpoint change).
+        let roamed = format!(
+            "{} - Endpoint changed to 172.31.0.12:{B_PORT}",
+            peer_log_name(&t.kb.public)
+        );
+        let log = t.da.log_tail(2000);
+        assert!(
+            log.lines().any(|l| l.ends_with(&roamed)),
+            "no {roamed:?} in:\n{log}"
+        );
+    }
     assert_ping(&t.a, B4);
     assert_ping(&t.a, B6);
     // A (implementation under test) moves and speaks first: it must send from its new address.
@@ -623,6 +635,13 @@ fn refused_sends_count_no_bytes_and_are_logged_as_errors() {
         d.log_tail(400).lines().any(|l| l.ends_with(&retry))
     });
     assert!(retried, "no {retry:?}; log:\n{}", d.log_tail(40));
+    // Turning persistent keepalive on sent one at once (staged behind the handshake).
+    let keepalive = format!("{} - Sending keepalive packet", peer_log_name(&peer.public));
+    assert!(
+        d.log_tail(400).lines().any(|l| l.ends_with(&keepalive)),
+        "no {keepalive:?}; log:\n{}",
+        d.log_tail(40)
+    );
 }
 
 /// The name wireguard-go gives a peer in its logs: `peer(AbCd…WxYz)`.
@@ -682,6 +701,7 @@ fn verbose_log_tells_handshakes_keypairs_and_uapi_changes_in_wireguard_go_shape(
     let answered = has(&format!("{peer} - Received handshake initiation"))
         && has(&format!("{peer} - Sending handshake response"));
     assert!(initiated || answered, "no completed handshake in:\n{log}");
+
     if std::env::var_os("WGRS_UNDER_TEST").is_none() {
         let created = format!("{peer} - Keypair ");
         assert!(
