@@ -348,7 +348,7 @@ fn simultaneous_initiations_leak_no_index() {
         for n in [a, b] {
             let dev = &net.nodes[n].dev;
             assert_eq!(
-                dev.index_count(),
+                dev.table_sizes().indices,
                 live_indices(dev),
                 "round {round}, node {n}: an index outlived its handshake"
             );

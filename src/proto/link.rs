@@ -140,11 +140,6 @@ impl Link {
         true
     }
 
-    /// Forget the endpoint.
-    pub fn clear_endpoint(&self) {
-        self.endpoint.store(None);
-    }
-
     /// An authenticated packet was sent at `now` (`data`: not a keepalive or handshake).
     /// Returns true when this armed the "new handshake" timer earlier than the control plane's
     /// wake-up for the peer (the caller then asks for `want::TIMERS`).

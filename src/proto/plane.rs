@@ -145,11 +145,6 @@ impl Plane {
         }
     }
 
-    /// Sessions reachable (a bound for tests).
-    pub fn session_count(&self) -> usize {
-        self.sessions.iter().map(|s| s.load().len()).sum()
-    }
-
     /// Interface up or down (down: the data plane drops everything).
     pub fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Release);

@@ -268,11 +268,6 @@ impl Device {
         self.by_key.get(public).copied()
     }
 
-    /// Receiver indices in use (handshakes in flight and keypairs): a bound for tests.
-    pub fn index_count(&self) -> usize {
-        self.indices.len()
-    }
-
     /// A peer's state.
     pub fn peer(&self, id: PeerId) -> Option<&Peer> {
         self.peers.get(&id)
