@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-use crate::keys::{PresharedKey, PrivateKey, PublicKey, KEY_LEN};
+use crate::keys::{push_key, PresharedKey, PrivateKey, PublicKey};
 use crate::netip::{push_prefix, push_socket_addr};
 
 /// What `get=1` reports about the interface (the daemon builds it from its device, the bound
@@ -96,18 +96,6 @@ fn push_peer(out: &mut String, p: &PeerView<'_>) {
         push_prefix(out, net);
         out.push('\n');
     }
-}
-
-/// `name=<64 lowercase hex digits>\n`, written straight into `out` (no temporary copy).
-fn push_key(out: &mut String, name: &str, key: &[u8; KEY_LEN]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str(name);
-    out.push('=');
-    for b in key {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out.push('\n');
 }
 
 /// The status line that ends every answer: `errno=N\n\n` (N zero or negative).

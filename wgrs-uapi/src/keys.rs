@@ -254,6 +254,19 @@ impl fmt::Debug for PresharedKey {
     }
 }
 
+/// `name=<64 lowercase hex digits>\n` (a UAPI key line), written straight into `out` with no
+/// temporary copy of the key's text. Used by the `get` and `set` writers alike.
+pub(crate) fn push_key(out: &mut String, name: &str, key: &[u8; KEY_LEN]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str(name);
+    out.push('=');
+    for b in key {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out.push('\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

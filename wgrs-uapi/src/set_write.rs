@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use zeroize::Zeroizing;
 
-use crate::keys::KEY_LEN;
+use crate::keys::{push_key, KEY_LEN};
 use crate::netip::push_socket_addr;
 use crate::set::{AllowedIpChange, PeerSet, SetRequest};
 
@@ -79,18 +79,6 @@ fn push_peer(out: &mut String, p: &PeerSet) {
             }
         };
     }
-}
-
-/// `name=<64 lowercase hex digits>\n`, written straight into `out` (no temporary copy).
-fn push_key(out: &mut String, name: &str, key: &[u8; KEY_LEN]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str(name);
-    out.push('=');
-    for b in key {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out.push('\n');
 }
 
 #[cfg(test)]
