@@ -9,16 +9,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::shared::Shared;
+use super::shared::{log_send_failure, Shared};
 use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
-use crate::platform::{PacketBuf, RecvMeta};
+use crate::platform::{Outgoing, PacketBuf, RecvMeta};
 use crate::proto::constants::{
     AEAD_TAG_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_SIZE, MESSAGE_INITIATION,
     MESSAGE_INITIATION_SIZE, MESSAGE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT,
     MESSAGE_TRANSPORT_HEADER_SIZE,
 };
 use crate::proto::device::Received;
+use crate::proto::gate::Refusal;
 use crate::proto::keypair::Session;
 use crate::proto::messages::{parse, Message};
 use crate::proto::plane::ReceiveTicket;
@@ -82,6 +83,8 @@ struct Scratch {
     transport: Vec<Loc>,
     tickets: Vec<Option<ReceiveTicket>>,
     deliver: Vec<PacketRef>,
+    /// Cookie replies the gate wrote during this pass, sent together.
+    replies: Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>,
 }
 
 /// The inbound direction's state (one thread runs it at a time).
@@ -102,6 +105,7 @@ impl Inbound {
                 transport: Vec::with_capacity(MAX_DATAGRAMS),
                 tickets: Vec::with_capacity(MAX_DATAGRAMS),
                 deliver: Vec::with_capacity(MAX_DATAGRAMS),
+                replies: Vec::with_capacity(REPLY_BATCH),
             },
             handshakes,
         }
@@ -126,6 +130,7 @@ impl Inbound {
         let mut handled = 0;
         loop {
             let more = classify(sh, s, n, &mut cursor, &self.handshakes);
+            send_replies(sh, &mut s.replies);
             handled += s.transport.len();
             match_keypairs(sh, s);
             open_all(s);
@@ -186,11 +191,7 @@ fn classify(
                 Some(&MESSAGE_TRANSPORT) => s.transport.push(loc),
                 _ => {
                     if let Some(job) = HandshakeJob::new(meta.src, d) {
-                        // Count first, so the worker never sees the backlog below zero.
-                        sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
-                        if handshakes.try_send(job).is_err() {
-                            sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
-                        }
+                        admit(sh, job, handshakes, &mut s.replies);
                     }
                 }
             }
@@ -201,6 +202,76 @@ fn classify(
         };
     }
     false
+}
+
+/// Cookie replies sent in one system call at most.
+const REPLY_BATCH: usize = 64;
+
+/// Pass `job` through the handshake gate (`proto/gate.rs`) here, before it is queued: only
+/// what may cost a Noise step reaches the control thread's queue; a flood earns cookie replies
+/// (written to `replies`) and cannot crowd out a new client.
+fn admit(
+    sh: &Shared,
+    job: HandshakeJob,
+    handshakes: &Sender<HandshakeJob>,
+    replies: &mut Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>,
+) {
+    let bytes = job.bytes();
+    if bytes.first() != Some(&MESSAGE_COOKIE_REPLY) {
+        let sender = bytes
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_le_bytes);
+        let backlog = sh.handshake_backlog.load(Ordering::Relaxed);
+        let now = sh.clock.now().mono;
+        let verdict = sh.gate.lock().unwrap_or_else(|e| e.into_inner()).admit(
+            bytes,
+            sender,
+            job.from,
+            backlog,
+            now,
+            &mut rand_core::OsRng,
+        );
+        match verdict {
+            Ok(()) => {}
+            Err(Refusal::BadMac1) => {
+                tracing::debug!("Received packet with invalid mac1");
+                return;
+            }
+            Err(Refusal::RateLimited) => return,
+            Err(Refusal::Cookie(reply)) => {
+                tracing::debug!(
+                    "Sending cookie response for denied handshake message for {}",
+                    job.from
+                );
+                replies.push((job.from, reply));
+                if replies.len() == REPLY_BATCH {
+                    send_replies(sh, replies);
+                }
+                return;
+            }
+        }
+    }
+    // Count first, so the control thread never sees the backlog below zero.
+    sh.handshake_backlog.fetch_add(1, Ordering::Relaxed);
+    if handshakes.try_send(job).is_err() {
+        sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Send the cookie replies gathered so far.
+fn send_replies(sh: &Shared, replies: &mut Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>) {
+    if replies.is_empty() {
+        return;
+    }
+    let out: Vec<Outgoing<'_>> = replies
+        .iter()
+        .map(|(to, r)| Outgoing::one(*to, r))
+        .collect();
+    if let Err(e) = sh.bind().send_batch(&out) {
+        log_send_failure(None, &[MESSAGE_COOKIE_REPLY], &e);
+    }
+    replies.clear();
 }
 
 /// Find each transport message's session.
@@ -438,6 +509,7 @@ pub(super) mod test_access {
             transport: Vec::new(),
             tickets: Vec::new(),
             deliver: Vec::new(),
+            replies: Vec::new(),
         };
         for m in messages {
             let c: &mut Vec<u8> = &mut contents[m.buf];

@@ -10,6 +10,7 @@ use super::clock::Clock;
 use super::workers::{ControlHandle, Job};
 use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
 use crate::proto::device::{Device, Output};
+use crate::proto::gate::Gate;
 use crate::proto::link::Link;
 use crate::proto::plane::Plane;
 
@@ -94,8 +95,11 @@ pub struct Shared {
     pub clock: Clock,
     /// Stop signal.
     pub stop: Stop,
-    /// Handshake messages waiting for the handshake worker.
+    /// Handshake messages waiting for the control thread.
     pub handshake_backlog: AtomicUsize,
+    /// The device's handshake gate: the inbound thread admits handshake messages through it
+    /// before queueing them (`proto/gate.rs`).
+    pub gate: Arc<Mutex<Gate>>,
     /// The configured fwmark (0 = none).
     pub fwmark: std::sync::atomic::AtomicU32,
     bind_factory: BindFactory,
@@ -132,6 +136,7 @@ impl Shared {
         bind_factory: BindFactory,
     ) -> Arc<Self> {
         let plane = Arc::clone(device.plane());
+        let gate = device.shared_gate();
         let (control, jobs, kicks) = ControlHandle::new();
         let sh = Arc::new(Self {
             parked: Mutex::new(Some(Parked {
@@ -146,6 +151,7 @@ impl Shared {
             clock: Clock::default(),
             stop: Stop::default(),
             handshake_backlog: AtomicUsize::new(0),
+            gate,
             fwmark: std::sync::atomic::AtomicU32::new(0),
             bind_factory,
             bell: crate::platform::Doorbell::new().ok(),

@@ -99,7 +99,7 @@ pub fn run_control(
     }
 }
 
-/// One queued handshake message.
+/// One queued handshake message (admitted by the gate before it was queued).
 fn handshake(sh: &Shared, dev: &mut Device, job: &HandshakeJob) {
     let (from, bytes) = (job.from, job.bytes());
     let backlog = sh
@@ -107,7 +107,7 @@ fn handshake(sh: &Shared, dev: &mut Device, job: &HandshakeJob) {
         .fetch_sub(1, Ordering::Relaxed)
         .saturating_sub(1);
     dev.set_handshake_queue_len(backlog);
-    if let Err(e) = dev.handle_datagram(from, bytes, sh.clock.now()) {
+    if let Err(e) = dev.handle_admitted(from, bytes, sh.clock.now()) {
         log_handshake_drop(from, bytes, e);
     }
 }

@@ -5,6 +5,7 @@ pub mod constants;
 pub mod cookie;
 pub mod crypto;
 pub mod device;
+pub mod gate;
 pub mod handshake;
 pub mod index;
 pub mod keypair;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::Device;
+use crate::proto::gate::Refusal;
 use crate::proto::handshake::consume_initiation;
 use crate::proto::index::IndexKind;
 use crate::proto::messages::{Initiation, Response};
@@ -65,7 +66,8 @@ impl Device {
         self.reschedule(id);
     }
 
-    /// mac1, and under load mac2 plus the rate limit. `Ok` means process the message.
+    /// mac1, the cookie-less budget, and under load mac2 plus the rate limit (`gate.rs`).
+    /// `Ok` means process the message; a refusal that earns a cookie reply queues it.
     pub(super) fn check_handshake_macs(
         &mut self,
         bytes: &[u8],
@@ -73,33 +75,48 @@ impl Device {
         from: SocketAddr,
         now: Now,
     ) -> Result<(), HandshakeDrop> {
-        if !self.cookie_checker.check_mac1(bytes) {
-            return Err(HandshakeDrop::BadMac1);
-        }
-        if !self.is_under_load(now.mono) {
-            return Ok(());
-        }
-        if !self
-            .cookie_checker
-            .check_mac2(bytes, from, now.mono, &mut self.rng)
-        {
-            if let Ok(reply) =
-                self.cookie_checker
-                    .create_reply(bytes, sender_index, from, now.mono, &mut self.rng)
-            {
+        let queue_len = self.handshake_queue_len;
+        let verdict = self.gate.lock().unwrap_or_else(|e| e.into_inner()).admit(
+            bytes,
+            sender_index,
+            from,
+            queue_len,
+            now.mono,
+            &mut self.rng,
+        );
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(Refusal::BadMac1) => Err(HandshakeDrop::BadMac1),
+            Err(Refusal::RateLimited) => Err(HandshakeDrop::RateLimited),
+            Err(Refusal::Cookie(reply)) => {
                 tracing::debug!("Sending cookie response for denied handshake message for {from}");
                 self.outbox.push_back(super::Output::Transmit {
                     to: from,
                     bytes: reply.to_vec(),
                     link: None,
                 });
+                Err(HandshakeDrop::CookieSent)
             }
-            return Err(HandshakeDrop::CookieSent);
         }
-        if !self.limiter.allow(now.mono, from.ip()) {
-            return Err(HandshakeDrop::RateLimited);
+    }
+
+    /// An initiation, response or cookie reply that the gate has admitted already (the
+    /// daemon's packet thread checks before queueing): the Noise step, or the cookie.
+    pub fn handle_admitted(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Now,
+    ) -> Result<(), super::ReceiveError> {
+        use super::ReceiveError;
+        use crate::proto::messages::{parse, Message};
+        match parse(bytes).map_err(ReceiveError::Malformed)? {
+            Message::Initiation(m) => self.on_initiation(&m, bytes.len(), from, now).map(drop),
+            Message::Response(m) => self.on_response(&m, bytes.len(), from, now).map(drop),
+            Message::CookieReply(m) => self.on_cookie_reply(bytes, m.receiver, from, now),
+            Message::Transport(..) => Err(HandshakeDrop::Rejected),
         }
-        Ok(())
+        .map_err(ReceiveError::Handshake)
     }
 
     /// Responder: an initiation passed the mac checks.

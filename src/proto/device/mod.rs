@@ -14,17 +14,16 @@ use ipnet::IpNet;
 use rand_core::CryptoRngCore;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::allowedips::AllowedIps;
 use super::constants::REKEY_TIMEOUT_JITTER_MAX_MS;
-use super::cookie::CookieChecker;
+use super::gate::Gate;
 use super::handshake::{RemoteIdentity, StaticIdentity};
 use super::index::{IndexKind, IndexTable};
 use super::keypair::{Keypair, Session};
 use super::keys::{PresharedKey, PrivateKey, PublicKey};
-use super::limiter::RateLimiter;
 use super::link::{want, Link};
 use super::peer::{Peer, PeerId};
 use super::plane::Plane;
@@ -33,9 +32,7 @@ use super::time::Now;
 pub use handshakes::HandshakeDrop;
 pub use recv::{inner_packet_len, ReceiveError, Received};
 
-/// Handshake messages waiting in the driver's queue beyond which the device is under load
-/// (1/8 of wireguard-go's 1024-entry handshake queue).
-pub const UNDER_LOAD_QUEUE_LEN: usize = 1024 / 8;
+pub use super::gate::UNDER_LOAD_QUEUE_LEN;
 
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,10 +89,11 @@ pub struct Device {
     indices: IndexTable,
     /// Every peer's earliest timer deadline (`schedule.rs`).
     deadlines: BinaryHeap<schedule::Entry>,
-    cookie_checker: CookieChecker,
-    limiter: RateLimiter,
+    /// mac1, cookies and rate limits, shared with the packet thread that admits handshake
+    /// messages before they are queued (`gate.rs`). Held for microseconds, never across a
+    /// Noise step.
+    gate: Arc<Mutex<Gate>>,
     handshake_queue_len: usize,
-    last_under_load: Option<Duration>,
     up: bool,
     outbox: VecDeque<Output>,
     rng: DynRng,
@@ -129,10 +127,8 @@ impl Device {
             allowed_ips: AllowedIps::new(),
             indices: IndexTable::default(),
             deadlines: BinaryHeap::new(),
-            cookie_checker: CookieChecker::new(&PublicKey::default()),
-            limiter: RateLimiter::new(),
+            gate: Arc::new(Mutex::new(Gate::new(&PublicKey::default()))),
             handshake_queue_len: 0,
-            last_under_load: None,
             up: true,
             outbox: VecDeque::new(),
             rng,
@@ -204,8 +200,7 @@ impl Device {
         if let Some(pk) = public {
             self.remove_peer(&pk);
         }
-        self.cookie_checker
-            .set_local_public(&public.unwrap_or_default());
+        self.gate().set_local_public(&public.unwrap_or_default());
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {
             self.zero_peer(id);
@@ -385,14 +380,15 @@ impl Device {
         self.handshake_queue_len = len;
     }
 
-    /// Under load: the handshake queue is past its threshold, or was within the last second.
-    fn is_under_load(&mut self, now: Duration) -> bool {
-        if self.handshake_queue_len >= UNDER_LOAD_QUEUE_LEN {
-            self.last_under_load = Some(now);
-            return true;
-        }
-        self.last_under_load
-            .is_some_and(|t| now.saturating_sub(t) < super::constants::UNDER_LOAD_AFTER_TIME)
+    /// The handshake gate, for the thread that admits handshake messages before queueing.
+    pub fn shared_gate(&self) -> Arc<Mutex<Gate>> {
+        Arc::clone(&self.gate)
+    }
+
+    /// The gate, locked (a poisoned lock still guards consistent state: every update is one
+    /// call that cannot panic halfway).
+    pub(super) fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Erase a peer's handshake and sessions and forget their indices.
@@ -473,7 +469,7 @@ impl Device {
         TableSizes {
             peers: self.peers.len(),
             indices: self.indices.len(),
-            limiter: self.limiter.len(),
+            limiter: self.gate().tracked_sources(),
             allowed_ips: self.allowed_ips.len(),
             outbox: self.outbox.len(),
             staged: self.peers.values().map(|p| p.link.staged_len()).sum(),

@@ -1,0 +1,130 @@
+//! The handshake gate: which handshake messages may cost a Noise step (X25519 work), decided
+//! before they are queued, in microseconds, on the thread that received them (whitepaper §5.3).
+//!
+//! A message must carry a valid mac1 for our public key. Then, as the whitepaper has it, a
+//! device *under load* (its handshake queue past `UNDER_LOAD_QUEUE_LEN`, or within a second of
+//! it) answers a message without a valid mac2 with a cookie reply instead of processing it,
+//! and rate-limits the messages whose mac2 is valid per source.
+//!
+//! One step beyond wireguard-go: each source also has a budget for messages *without* a valid
+//! cookie, the limiter's 5 at once and 20 a second, checked before the queue, whatever the
+//! load. A source that floods valid-mac1 initiations spends its budget at once and from then on
+//! gets cookie replies (a blake2s and an XChaCha20-Poly1305, no X25519), so it can neither fill
+//! the queue nor put the device under load for everybody; a new client on another address is
+//! processed at once instead of waiting out a cookie round trip (REKEY_TIMEOUT, 5 s). A spoofer
+//! who spends the budget of someone else's address only makes that address prove itself with
+//! a cookie, which is what it would have to do under load anyway. Without load, a message with
+//! a valid cookie is processed whatever the budget says (the cookie proves the address), so a
+//! crowd behind one NAT still gets through after one cookie round trip.
+//!
+//! The gate holds the cookie secret: zeroized on drop (`CookieChecker`), never printed. It
+//! keeps no generator: the caller passes one (the daemon's packet thread the OS's, the
+//! device its own). Memory is bounded by the two limiters' tables (65,536 sources each).
+
+use rand_core::CryptoRngCore;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::constants::{MESSAGE_COOKIE_REPLY_SIZE, UNDER_LOAD_AFTER_TIME};
+use super::cookie::CookieChecker;
+use super::keys::PublicKey;
+use super::limiter::RateLimiter;
+
+/// The handshake queue length from which the device is under load (wireguard-go's
+/// QueueHandshakeSize / 8).
+pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
+
+/// Why the gate refused a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// mac1 is wrong: not for us, or junk.
+    BadMac1,
+    /// No valid cookie where one is needed: answer with this cookie reply.
+    Cookie([u8; MESSAGE_COOKIE_REPLY_SIZE]),
+    /// Under load, the source's rate limit is spent.
+    RateLimited,
+}
+
+/// Admission of handshake messages: mac1, the cookie-less budget, mac2 and the rate limit.
+pub struct Gate {
+    checker: CookieChecker,
+    /// Messages with a valid cookie, under load (the whitepaper's limiter).
+    limiter: RateLimiter,
+    /// Messages without a valid cookie, always.
+    budget: RateLimiter,
+    last_under_load: Option<Duration>,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Gate(hidden)")
+    }
+}
+
+impl Gate {
+    /// A gate for messages to `local_public`.
+    pub fn new(local_public: &PublicKey) -> Self {
+        Self {
+            checker: CookieChecker::new(local_public),
+            limiter: RateLimiter::new(),
+            budget: RateLimiter::new(),
+            last_under_load: None,
+        }
+    }
+
+    /// Our key changed: mac1 and cookies follow it.
+    pub fn set_local_public(&mut self, local_public: &PublicKey) {
+        self.checker.set_local_public(local_public);
+    }
+
+    /// Sources the two limiters track, together (for bound checks).
+    pub fn tracked_sources(&self) -> usize {
+        self.limiter.len() + self.budget.len()
+    }
+
+    /// Whether the device is under load, given the handshake queue's length now.
+    pub fn under_load(&mut self, queue_len: usize, now: Duration) -> bool {
+        if queue_len >= UNDER_LOAD_QUEUE_LEN {
+            self.last_under_load = Some(now);
+            return true;
+        }
+        self.last_under_load
+            .is_some_and(|t| now.saturating_sub(t) < UNDER_LOAD_AFTER_TIME)
+    }
+
+    /// May `msg` (an initiation or a response of its exact size, from `from`, with sender
+    /// index `sender_index`) go on to the Noise step? `queue_len` is the handshake queue's
+    /// length now; `rng` draws cookie secrets and reply nonces.
+    pub fn admit(
+        &mut self,
+        msg: &[u8],
+        sender_index: u32,
+        from: SocketAddr,
+        queue_len: usize,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(), Refusal> {
+        if !self.checker.check_mac1(msg) {
+            return Err(Refusal::BadMac1);
+        }
+        let under_load = self.under_load(queue_len, now);
+        if !under_load && self.budget.allow(now, from.ip()) {
+            return Ok(());
+        }
+        if !self.checker.check_mac2(msg, from, now, rng) {
+            return self
+                .checker
+                .create_reply(msg, sender_index, from, now, rng)
+                .map_or(Err(Refusal::BadMac1), |r| Err(Refusal::Cookie(r)));
+        }
+        if under_load && !self.limiter.allow(now, from.ip()) {
+            return Err(Refusal::RateLimited);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "gate/tests.rs"]
+mod tests;

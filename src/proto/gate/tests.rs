@@ -1,0 +1,154 @@
+//! The gate's decisions: mac1, the cookie-less budget per source, cookies under load.
+
+use super::*;
+use crate::proto::constants::{MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE};
+use crate::proto::cookie::CookieGenerator;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+const T0: Duration = Duration::from_secs(1_000);
+
+fn responder() -> PublicKey {
+    PublicKey(crate::proto::crypto::dh_pubkey(&[0x24; 32]))
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("test socket address")
+}
+
+/// An initiation-shaped message (random body) with a valid mac1 from `gen`.
+fn initiation(rng: &mut StdRng, gen: &mut CookieGenerator, now: Duration) -> Vec<u8> {
+    let mut m = vec![0u8; MESSAGE_INITIATION_SIZE];
+    rng.fill_bytes(&mut m);
+    m[..4].copy_from_slice(&[MESSAGE_INITIATION, 0, 0, 0]);
+    gen.add_macs(&mut m, now);
+    m
+}
+
+fn setup() -> (Gate, CookieGenerator, StdRng) {
+    let pk = responder();
+    (
+        Gate::new(&pk),
+        CookieGenerator::new(&pk),
+        StdRng::seed_from_u64(0x6761_7465),
+    )
+}
+
+#[test]
+fn bad_mac1_is_refused_whatever_the_load() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let mut m = initiation(&mut rng, &mut gen, T0);
+    m[20] ^= 1;
+    for queue in [0, UNDER_LOAD_QUEUE_LEN] {
+        assert_eq!(
+            gate.admit(&m, 7, addr("192.0.2.1:1"), queue, T0, &mut rng),
+            Err(Refusal::BadMac1)
+        );
+    }
+    assert_eq!(gate.tracked_sources(), 0, "a bad mac1 costs no table entry");
+}
+
+#[test]
+fn a_flooding_source_gets_cookies_while_others_pass() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let flooder = addr("198.51.100.9:4000");
+    let mut passed = 0;
+    let mut cookies = 0;
+    for i in 0..1_000u32 {
+        let now = T0 + Duration::from_micros(u64::from(i));
+        let m = initiation(&mut rng, &mut gen, now);
+        match gate.admit(&m, i, flooder, 0, now, &mut rng) {
+            Ok(()) => passed += 1,
+            Err(Refusal::Cookie(reply)) => {
+                assert_eq!(reply[0], 3);
+                assert_eq!(
+                    reply[4..8],
+                    i.to_le_bytes(),
+                    "the reply answers this sender"
+                );
+                cookies += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        (passed, cookies),
+        (5, 995),
+        "a burst of 5, then cookie replies"
+    );
+    // Not under load: a new client on another address goes straight through.
+    let now = T0 + Duration::from_millis(2);
+    let m = initiation(&mut rng, &mut gen, now);
+    assert_eq!(
+        gate.admit(&m, 1, addr("203.0.113.5:51820"), 0, now, &mut rng),
+        Ok(())
+    );
+    assert!(
+        !gate.under_load(0, now),
+        "the flood never put the device under load"
+    );
+}
+
+#[test]
+fn a_cookie_proves_the_address_once_the_budget_is_spent() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let src = addr("192.0.2.7:9");
+    let mut reply = None;
+    for i in 0..6 {
+        let m = initiation(&mut rng, &mut gen, T0);
+        if let Err(Refusal::Cookie(r)) = gate.admit(&m, i, src, 0, T0, &mut rng) {
+            reply = Some(r);
+        }
+    }
+    let reply = reply.expect("the sixth message earns a cookie");
+    // The generator takes the reply only for the mac1 it last sent: the sixth message's.
+    assert_eq!(gen.consume_reply(&reply, T0), Ok(()));
+    for i in 0..50 {
+        let now = T0 + Duration::from_millis(i);
+        let m = initiation(&mut rng, &mut gen, now);
+        assert_eq!(
+            gate.admit(&m, 9, src, 0, now, &mut rng),
+            Ok(()),
+            "with a valid cookie and no load, message {i} is processed"
+        );
+    }
+    // From another port the cookie is wrong (it is bound to address and port).
+    let m = initiation(&mut rng, &mut gen, T0);
+    assert!(matches!(
+        gate.admit(&m, 9, addr("192.0.2.7:10"), 0, T0, &mut rng),
+        Err(Refusal::Cookie(_))
+    ));
+}
+
+#[test]
+fn under_load_mac2_is_needed_and_rate_limited() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let src = addr("[2001:db8::1]:5");
+    let m = initiation(&mut rng, &mut gen, T0);
+    let Err(Refusal::Cookie(reply)) = gate.admit(&m, 1, src, UNDER_LOAD_QUEUE_LEN, T0, &mut rng)
+    else {
+        panic!("under load, a first message without a cookie earns a reply");
+    };
+    assert_eq!(gen.consume_reply(&reply, T0), Ok(()));
+    let verdicts: Vec<_> = (0..8)
+        .map(|i| {
+            let m = initiation(&mut rng, &mut gen, T0);
+            gate.admit(&m, i, src, UNDER_LOAD_QUEUE_LEN, T0, &mut rng)
+        })
+        .collect();
+    assert_eq!(verdicts.iter().filter(|v| v.is_ok()).count(), 5);
+    assert!(verdicts[5..]
+        .iter()
+        .all(|v| *v == Err(Refusal::RateLimited)));
+    // The load lingers for a second after the queue drains, then lifts.
+    let later = T0 + Duration::from_millis(900);
+    assert!(gate.under_load(0, later));
+    let after = T0 + Duration::from_millis(1_001);
+    assert!(!gate.under_load(0, after));
+}
+
+#[test]
+fn debug_shows_no_secret() {
+    let (gate, _, _) = setup();
+    assert_eq!(format!("{gate:?}"), "Gate(hidden)");
+}
