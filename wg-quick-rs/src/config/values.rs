@@ -174,6 +174,10 @@ pub(crate) fn endpoint(value: &str) -> ValueResult<Endpoint> {
     if host.chars().any(char::is_control) {
         return Err(format!("{host:?} is not a host name (control character)"));
     }
+    if !host.contains(':') && host.contains(['[', ']']) {
+        // `[[x]:1` would be host `[x`, written back by `save` as `[x:1`, which does not parse.
+        return Err(format!("`{host}' is not a host name (bracket)"));
+    }
     if host.contains(':') && !is_ipv6_host(host) {
         return Err(format!("`{host}' is not an IPv6 address"));
     }
