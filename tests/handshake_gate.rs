@@ -148,9 +148,11 @@ fn a_new_client_completes_its_handshake_at_once_during_a_valid_mac1_flood() {
         "the new client's first packet arrives within 3 s (took {took:?}): its first \
          initiation was answered, not refused with a cookie or dropped at a full queue"
     );
+    // Beyond its budget of 5 the flood earns cookie replies, written by the control thread
+    // from a queue of COOKIE_QUEUE (what does not fit is dropped, as a full queue drops).
     let replies = cookie_replies(&flooder);
     assert!(
-        replies >= 2_900,
+        (driver::shared::COOKIE_QUEUE..=2_995).contains(&replies),
         "the flooding address got cookie replies instead of X25519 work: {replies} of 3000"
     );
     let _ = std::fs::remove_dir_all(dir);

@@ -9,17 +9,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::shared::{log_send_failure, Shared};
+use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
-use crate::platform::{Outgoing, PacketBuf, RecvMeta};
+use crate::platform::{PacketBuf, RecvMeta};
 use crate::proto::constants::{
     AEAD_TAG_SIZE, MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_SIZE, MESSAGE_INITIATION,
     MESSAGE_INITIATION_SIZE, MESSAGE_RESPONSE, MESSAGE_RESPONSE_SIZE, MESSAGE_TRANSPORT,
     MESSAGE_TRANSPORT_HEADER_SIZE,
 };
 use crate::proto::device::Received;
-use crate::proto::gate::Refusal;
+use crate::proto::gate::{CookieRequest, Refusal};
 use crate::proto::keypair::Session;
 use crate::proto::messages::{parse, Message};
 use crate::proto::plane::ReceiveTicket;
@@ -83,8 +83,6 @@ struct Scratch {
     transport: Vec<Loc>,
     tickets: Vec<Option<ReceiveTicket>>,
     deliver: Vec<PacketRef>,
-    /// Cookie replies the gate wrote during this pass, sent together.
-    replies: Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>,
 }
 
 /// The inbound direction's state (one thread runs it at a time).
@@ -105,7 +103,6 @@ impl Inbound {
                 transport: Vec::with_capacity(MAX_DATAGRAMS),
                 tickets: Vec::with_capacity(MAX_DATAGRAMS),
                 deliver: Vec::with_capacity(MAX_DATAGRAMS),
-                replies: Vec::with_capacity(REPLY_BATCH),
             },
             handshakes,
         }
@@ -130,7 +127,6 @@ impl Inbound {
         let mut handled = 0;
         loop {
             let more = classify(sh, s, n, &mut cursor, &self.handshakes);
-            send_replies(sh, &mut s.replies);
             handled += s.transport.len();
             match_keypairs(sh, s);
             open_all(s);
@@ -191,7 +187,7 @@ fn classify(
                 Some(&MESSAGE_TRANSPORT) => s.transport.push(loc),
                 _ => {
                     if let Some(job) = HandshakeJob::new(meta.src, d) {
-                        admit(sh, job, handshakes, &mut s.replies);
+                        admit(sh, job, handshakes);
                     }
                 }
             }
@@ -204,34 +200,20 @@ fn classify(
     false
 }
 
-/// Cookie replies sent in one system call at most.
-const REPLY_BATCH: usize = 64;
-
 /// Pass `job` through the handshake gate (`proto/gate.rs`) here, before it is queued: only
-/// what may cost a Noise step reaches the control thread's queue; a flood earns cookie replies
-/// (written to `replies`) and cannot crowd out a new client.
-fn admit(
-    sh: &Shared,
-    job: HandshakeJob,
-    handshakes: &Sender<HandshakeJob>,
-    replies: &mut Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>,
-) {
+/// what may cost a Noise step reaches the control thread's handshake queue; a message that
+/// needs a cookie goes to its own bounded queue (the control thread answers it), so a flood
+/// can neither fill the handshake queue nor crowd out a new client.
+fn admit(sh: &Shared, job: HandshakeJob, handshakes: &Sender<HandshakeJob>) {
     let bytes = job.bytes();
     if bytes.first() != Some(&MESSAGE_COOKIE_REPLY) {
-        let sender = bytes
-            .get(4..8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_le_bytes);
         let backlog = sh.handshake_backlog.load(Ordering::Relaxed);
         let now = sh.clock.now().mono;
-        let verdict = sh.gate.lock().unwrap_or_else(|e| e.into_inner()).admit(
-            bytes,
-            sender,
-            job.from,
-            backlog,
-            now,
-            &mut rand_core::OsRng,
-        );
+        let verdict = sh
+            .gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(bytes, job.from, backlog, now);
         match verdict {
             Ok(()) => {}
             Err(Refusal::BadMac1) => {
@@ -239,14 +221,11 @@ fn admit(
                 return;
             }
             Err(Refusal::RateLimited) => return,
-            Err(Refusal::Cookie(reply)) => {
-                tracing::debug!(
-                    "Sending cookie response for denied handshake message for {}",
-                    job.from
-                );
-                replies.push((job.from, reply));
-                if replies.len() == REPLY_BATCH {
-                    send_replies(sh, replies);
+            Err(Refusal::NeedsCookie) => {
+                if let Some(req) = CookieRequest::of(bytes, job.from) {
+                    // Full: the control thread is behind on replies; this one is dropped,
+                    // as wireguard-go drops what does not fit its queue.
+                    let _ = sh.cookie_requests.try_send(req);
                 }
                 return;
             }
@@ -257,21 +236,6 @@ fn admit(
     if handshakes.try_send(job).is_err() {
         sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// Send the cookie replies gathered so far.
-fn send_replies(sh: &Shared, replies: &mut Vec<(SocketAddr, [u8; MESSAGE_COOKIE_REPLY_SIZE])>) {
-    if replies.is_empty() {
-        return;
-    }
-    let out: Vec<Outgoing<'_>> = replies
-        .iter()
-        .map(|(to, r)| Outgoing::one(*to, r))
-        .collect();
-    if let Err(e) = sh.bind().send_batch(&out) {
-        log_send_failure(None, &[MESSAGE_COOKIE_REPLY], &e);
-    }
-    replies.clear();
 }
 
 /// Find each transport message's session.
@@ -509,7 +473,6 @@ pub(super) mod test_access {
             transport: Vec::new(),
             tickets: Vec::new(),
             deliver: Vec::new(),
-            replies: Vec::new(),
         };
         for m in messages {
             let c: &mut Vec<u8> = &mut contents[m.buf];

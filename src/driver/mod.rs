@@ -35,7 +35,14 @@ pub fn start(sh: &Arc<Shared>, listener: UnixListener) -> io::Result<()> {
     let (tx, rx) = crossbeam_channel::bounded(workers::HANDSHAKE_QUEUE);
     let s = Arc::clone(sh);
     spawn("wgrs-control", move || {
-        workers::run_control(s, parked.device, rx, parked.jobs, parked.kicks)
+        workers::run_control(
+            s,
+            parked.device,
+            rx,
+            parked.jobs,
+            parked.kicks,
+            parked.cookies,
+        )
     })?;
     if duty::pollable(sh) {
         // One I/O thread for both directions, a helper for UDP when both are busy.

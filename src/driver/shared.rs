@@ -2,7 +2,7 @@
 //! device), the data plane it publishes, the TUN and UDP endpoints and the shutdown signal.
 //! Device outputs are carried out here. Packet threads use `plane` and never the device.
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
@@ -10,9 +10,12 @@ use super::clock::Clock;
 use super::workers::{ControlHandle, Job};
 use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
 use crate::proto::device::{Device, Output};
-use crate::proto::gate::Gate;
+use crate::proto::gate::{CookieRequest, Gate};
 use crate::proto::link::Link;
 use crate::proto::plane::Plane;
+
+/// Cookie replies waiting to be written, at most (48 B each: 48 KiB).
+pub const COOKIE_QUEUE: usize = 1024;
 
 /// Why the daemon stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +79,8 @@ pub struct Parked {
     pub device: Device,
     /// Jobs from other threads.
     pub jobs: Receiver<Job>,
+    /// Handshake messages the gate refused for want of a cookie, to answer.
+    pub cookies: Receiver<CookieRequest>,
     /// Kicks from the data plane.
     pub kicks: Receiver<()>,
 }
@@ -100,6 +105,8 @@ pub struct Shared {
     /// The device's handshake gate: the inbound thread admits handshake messages through it
     /// before queueing them (`proto/gate.rs`).
     pub gate: Arc<Mutex<Gate>>,
+    /// Where the inbound thread queues cookie replies to write (`COOKIE_QUEUE` at most).
+    pub cookie_requests: Sender<CookieRequest>,
     /// The configured fwmark (0 = none).
     pub fwmark: std::sync::atomic::AtomicU32,
     bind_factory: BindFactory,
@@ -137,11 +144,13 @@ impl Shared {
     ) -> Arc<Self> {
         let plane = Arc::clone(device.plane());
         let gate = device.shared_gate();
+        let (cookie_requests, cookies) = crossbeam_channel::bounded(COOKIE_QUEUE);
         let (control, jobs, kicks) = ControlHandle::new();
         let sh = Arc::new(Self {
             parked: Mutex::new(Some(Parked {
                 device,
                 jobs,
+                cookies,
                 kicks,
             })),
             control,
@@ -152,6 +161,7 @@ impl Shared {
             stop: Stop::default(),
             handshake_backlog: AtomicUsize::new(0),
             gate,
+            cookie_requests,
             fwmark: std::sync::atomic::AtomicU32::new(0),
             bind_factory,
             bell: crate::platform::Doorbell::new().ok(),

@@ -9,8 +9,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::inbound::HandshakeJob;
-use super::shared::Shared;
+use super::shared::{log_send_failure, Shared};
+use crate::platform::Outgoing;
+use crate::proto::constants::MESSAGE_COOKIE_REPLY;
 use crate::proto::device::{Device, ReceiveError};
+use crate::proto::gate::CookieRequest;
 
 /// Handshake messages queued at most (wireguard-go's QueueHandshakeSize).
 pub const HANDSHAKE_QUEUE: usize = 1024;
@@ -63,6 +66,7 @@ pub fn run_control(
     handshakes: Receiver<HandshakeJob>,
     jobs: Receiver<Job>,
     kicks: Receiver<()>,
+    cookies: Receiver<CookieRequest>,
 ) {
     let mut outputs = Vec::new();
     loop {
@@ -93,9 +97,38 @@ pub fn run_control(
                 Ok(job) => handshake(&sh, &mut dev, &job),
                 Err(_) => return,
             },
+            recv(cookies) -> req => match req {
+                Ok(req) => cookie_replies(&sh, &mut dev, req, &cookies),
+                Err(_) => return,
+            },
             recv(kicks) -> _ => {}
             recv(timeout) -> _ => {}
         }
+    }
+}
+
+/// Cookie replies sent in one system call at most.
+const REPLY_BATCH: usize = 64;
+
+/// Answer `first` and whatever else waits in the cookie queue (up to `REPLY_BATCH`), with one
+/// send for all of them.
+fn cookie_replies(
+    sh: &Shared,
+    dev: &mut Device,
+    first: CookieRequest,
+    more: &Receiver<CookieRequest>,
+) {
+    let now = sh.clock.now();
+    let mut replies = Vec::with_capacity(REPLY_BATCH);
+    for req in std::iter::once(first).chain(more.try_iter().take(REPLY_BATCH - 1)) {
+        replies.push((req.from, dev.cookie_reply(&req, now)));
+    }
+    let out: Vec<Outgoing<'_>> = replies
+        .iter()
+        .map(|(to, r)| Outgoing::one(*to, r))
+        .collect();
+    if let Err(e) = sh.bind().send_batch(&out) {
+        log_send_failure(None, &[MESSAGE_COOKIE_REPLY], &e);
     }
 }
 

@@ -67,6 +67,11 @@ struct Macs<'a> {
     mac2: [u8; MAC_LEN],
 }
 
+/// The mac1 field of a handshake message (its 32nd to 17th last bytes).
+pub fn mac1_of(msg: &[u8]) -> Option<[u8; MAC_LEN]> {
+    split_macs(msg).map(|m| m.mac1)
+}
+
 fn split_macs(msg: &[u8]) -> Option<Macs<'_>> {
     let at1 = msg.len().checked_sub(2 * MAC_LEN)?;
     let at2 = at1 + MAC_LEN;
@@ -156,11 +161,21 @@ impl CookieChecker {
         now: Duration,
         rng: &mut impl CryptoRngCore,
     ) -> bool {
+        if self.refresh_secret(now, rng) {
+            // No cookie was ever handed out under a secret drawn just now.
+            return false;
+        }
+        self.mac2_valid(msg, src, now)
+    }
+
+    /// `check_mac2` without drawing a secret (for a thread that has no generator at hand): an
+    /// expired or missing secret means no cookie is valid. A zero mac2 is what a sender
+    /// without a cookie writes (whitepaper §5.4.4): refused before any hashing.
+    pub fn mac2_valid(&self, msg: &[u8], src: SocketAddr, now: Duration) -> bool {
         let Some(m) = split_macs(msg) else {
             return false;
         };
-        if self.refresh_secret(now, rng) {
-            // No cookie was ever handed out under a secret drawn just now.
+        if m.mac2 == [0; MAC_LEN] || expired(self.secret_born, now, COOKIE_SECRET_MAX_AGE) {
             return false;
         }
         let cookie = self.cookie_for(src);
@@ -182,12 +197,24 @@ impl CookieChecker {
         rng: &mut impl CryptoRngCore,
     ) -> Result<[u8; MESSAGE_COOKIE_REPLY_SIZE], CookieError> {
         let m = split_macs(msg).ok_or(CookieError::Length)?;
+        Ok(self.reply_to_mac1(&m.mac1, sender_index, src, now, rng))
+    }
+
+    /// `create_reply` for a message known by its mac1 alone.
+    pub fn reply_to_mac1(
+        &mut self,
+        mac1: &[u8; MAC_LEN],
+        sender_index: u32,
+        src: SocketAddr,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+    ) -> [u8; MESSAGE_COOKIE_REPLY_SIZE] {
         self.refresh_secret(now, rng);
         let mut cookie = self.cookie_for(src);
         let mut nonce = [0u8; XNONCE_LEN];
         rng.fill_bytes(&mut nonce);
         // msg.encrypted_cookie = XAEAD(HASH(LABEL_COOKIE || Spub), msg.nonce, cookie, mac1)
-        let tag = xaead_seal(&self.cookie_key, &nonce, &mut cookie, &m.mac1);
+        let tag = xaead_seal(&self.cookie_key, &nonce, &mut cookie, mac1);
 
         let mut reply = [0u8; MESSAGE_COOKIE_REPLY_SIZE];
         reply[0] = MESSAGE_COOKIE_REPLY;
@@ -195,7 +222,7 @@ impl CookieChecker {
         reply[REPLY_NONCE_AT..REPLY_COOKIE_AT].copy_from_slice(&nonce);
         reply[REPLY_COOKIE_AT..REPLY_TAG_AT].copy_from_slice(&cookie);
         reply[REPLY_TAG_AT..].copy_from_slice(&tag);
-        Ok(reply)
+        reply
     }
 
     /// Draw a new Rm if the current one is missing or too old; true when it did.

@@ -6,6 +6,11 @@
 //! it) answers a message without a valid mac2 with a cookie reply instead of processing it,
 //! and rate-limits the messages whose mac2 is valid per source.
 //!
+//! The gate itself only judges (BLAKE2s and a table lookup); the cookie reply it calls for
+//! is written by whoever owns a random generator (`cookie_reply`): in the daemon, the control
+//! thread, from a bounded queue of `CookieRequest`s, so a flood's replies never cost the packet
+//! thread more than a queue slot.
+//!
 //! One step beyond wireguard-go: each source also has a budget for messages *without* a valid
 //! cookie, the limiter's 5 at once and 20 a second, checked before the queue, whatever the
 //! load. A source that floods valid-mac1 initiations spends its budget at once and from then on
@@ -18,16 +23,15 @@
 //! crowd behind one NAT still gets through after one cookie round trip.
 //!
 //! The gate holds the cookie secret: zeroized on drop (`CookieChecker`), never printed. It
-//! keeps no generator: the caller passes one (the daemon's packet thread the OS's, the
-//! device its own). Memory is bounded by the two limiters' tables (65,536 sources each).
+//! keeps no generator. Memory is bounded by the two limiters' tables (65,536 sources each).
 
 use rand_core::CryptoRngCore;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::constants::{MESSAGE_COOKIE_REPLY_SIZE, UNDER_LOAD_AFTER_TIME};
-use super::cookie::CookieChecker;
+use super::constants::{MAC_LEN, MESSAGE_COOKIE_REPLY_SIZE, UNDER_LOAD_AFTER_TIME};
+use super::cookie::{mac1_of, CookieChecker};
 use super::keys::PublicKey;
 use super::limiter::RateLimiter;
 
@@ -40,10 +44,32 @@ pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
 pub enum Refusal {
     /// mac1 is wrong: not for us, or junk.
     BadMac1,
-    /// No valid cookie where one is needed: answer with this cookie reply.
-    Cookie([u8; MESSAGE_COOKIE_REPLY_SIZE]),
+    /// No valid cookie where one is needed: answer with a cookie reply (`cookie_reply`).
+    NeedsCookie,
     /// Under load, the source's rate limit is spent.
     RateLimited,
+}
+
+/// What a cookie reply needs of the message it answers (48 bytes, queued by value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieRequest {
+    /// Where the message came from (the cookie is bound to it).
+    pub from: SocketAddr,
+    /// The message's sender index (the reply's receiver index).
+    pub sender: u32,
+    /// The message's mac1 (the reply's associated data).
+    pub mac1: [u8; MAC_LEN],
+}
+
+impl CookieRequest {
+    /// The request for a handshake message `msg` (an initiation or response) from `from`.
+    pub fn of(msg: &[u8], from: SocketAddr) -> Option<Self> {
+        Some(Self {
+            from,
+            sender: u32::from_le_bytes(msg.get(4..8)?.try_into().ok()?),
+            mac1: mac1_of(msg)?,
+        })
+    }
 }
 
 /// Admission of handshake messages: mac1, the cookie-less budget, mac2 and the rate limit.
@@ -93,17 +119,15 @@ impl Gate {
             .is_some_and(|t| now.saturating_sub(t) < UNDER_LOAD_AFTER_TIME)
     }
 
-    /// May `msg` (an initiation or a response of its exact size, from `from`, with sender
-    /// index `sender_index`) go on to the Noise step? `queue_len` is the handshake queue's
-    /// length now; `rng` draws cookie secrets and reply nonces.
+    /// May `msg` (an initiation or a response of its exact size, from `from`) go on to the
+    /// Noise step? `queue_len` is the handshake queue's length now. Costs one BLAKE2s for
+    /// mac1, a table lookup, and two more BLAKE2s only if mac2 is set and must be checked.
     pub fn admit(
         &mut self,
         msg: &[u8],
-        sender_index: u32,
         from: SocketAddr,
         queue_len: usize,
         now: Duration,
-        rng: &mut impl CryptoRngCore,
     ) -> Result<(), Refusal> {
         if !self.checker.check_mac1(msg) {
             return Err(Refusal::BadMac1);
@@ -112,16 +136,25 @@ impl Gate {
         if !under_load && self.budget.allow(now, from.ip()) {
             return Ok(());
         }
-        if !self.checker.check_mac2(msg, from, now, rng) {
-            return self
-                .checker
-                .create_reply(msg, sender_index, from, now, rng)
-                .map_or(Err(Refusal::BadMac1), |r| Err(Refusal::Cookie(r)));
+        if !self.checker.mac2_valid(msg, from, now) {
+            return Err(Refusal::NeedsCookie);
         }
         if under_load && !self.limiter.allow(now, from.ip()) {
             return Err(Refusal::RateLimited);
         }
         Ok(())
+    }
+
+    /// The cookie reply for a message refused with `NeedsCookie`; `rng` draws the cookie
+    /// secret (every two minutes) and the reply's nonce.
+    pub fn cookie_reply(
+        &mut self,
+        req: &CookieRequest,
+        now: Duration,
+        rng: &mut impl CryptoRngCore,
+    ) -> [u8; MESSAGE_COOKIE_REPLY_SIZE] {
+        self.checker
+            .reply_to_mac1(&req.mac1, req.sender, req.from, now, rng)
     }
 }
 

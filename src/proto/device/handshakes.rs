@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::Device;
-use crate::proto::gate::Refusal;
+use crate::proto::gate::{CookieRequest, Refusal};
 use crate::proto::handshake::consume_initiation;
 use crate::proto::index::IndexKind;
 use crate::proto::messages::{Initiation, Response};
@@ -67,37 +67,46 @@ impl Device {
     }
 
     /// mac1, the cookie-less budget, and under load mac2 plus the rate limit (`gate.rs`).
-    /// `Ok` means process the message; a refusal that earns a cookie reply queues it.
+    /// `Ok` means process the message; a refusal that calls for a cookie reply queues one.
     pub(super) fn check_handshake_macs(
         &mut self,
         bytes: &[u8],
-        sender_index: u32,
         from: SocketAddr,
         now: Now,
     ) -> Result<(), HandshakeDrop> {
         let queue_len = self.handshake_queue_len;
-        let verdict = self.gate.lock().unwrap_or_else(|e| e.into_inner()).admit(
-            bytes,
-            sender_index,
-            from,
-            queue_len,
-            now.mono,
-            &mut self.rng,
-        );
+        let verdict = self.gate().admit(bytes, from, queue_len, now.mono);
         match verdict {
             Ok(()) => Ok(()),
             Err(Refusal::BadMac1) => Err(HandshakeDrop::BadMac1),
             Err(Refusal::RateLimited) => Err(HandshakeDrop::RateLimited),
-            Err(Refusal::Cookie(reply)) => {
-                tracing::debug!("Sending cookie response for denied handshake message for {from}");
-                self.outbox.push_back(super::Output::Transmit {
-                    to: from,
-                    bytes: reply.to_vec(),
-                    link: None,
-                });
+            Err(Refusal::NeedsCookie) => {
+                if let Some(req) = CookieRequest::of(bytes, from) {
+                    let reply = self.cookie_reply(&req, now);
+                    self.outbox.push_back(super::Output::Transmit {
+                        to: from,
+                        bytes: reply.to_vec(),
+                        link: None,
+                    });
+                }
                 Err(HandshakeDrop::CookieSent)
             }
         }
+    }
+
+    /// The cookie reply to a message the gate refused with `NeedsCookie`.
+    pub fn cookie_reply(
+        &mut self,
+        req: &CookieRequest,
+        now: Now,
+    ) -> [u8; crate::proto::constants::MESSAGE_COOKIE_REPLY_SIZE] {
+        tracing::debug!(
+            "Sending cookie response for denied handshake message for {}",
+            req.from
+        );
+        let gate = &self.gate;
+        let mut g = gate.lock().unwrap_or_else(|e| e.into_inner());
+        g.cookie_reply(req, now.mono, &mut self.rng)
     }
 
     /// An initiation, response or cookie reply that the gate has admitted already (the

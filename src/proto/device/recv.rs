@@ -49,13 +49,13 @@ impl Device {
     ) -> Result<(), ReceiveError> {
         match parse(bytes).map_err(ReceiveError::Malformed)? {
             Message::Initiation(m) => {
-                self.check_handshake_macs(bytes, m.sender, from, now)
+                self.check_handshake_macs(bytes, from, now)
                     .map_err(ReceiveError::Handshake)?;
                 self.on_initiation(&m, bytes.len(), from, now)
                     .map_err(ReceiveError::Handshake)?;
             }
             Message::Response(m) => {
-                self.check_handshake_macs(bytes, m.sender, from, now)
+                self.check_handshake_macs(bytes, from, now)
                     .map_err(ReceiveError::Handshake)?;
                 self.on_response(&m, bytes.len(), from, now)
                     .map_err(ReceiveError::Handshake)?;

@@ -41,7 +41,7 @@ fn bad_mac1_is_refused_whatever_the_load() {
     m[20] ^= 1;
     for queue in [0, UNDER_LOAD_QUEUE_LEN] {
         assert_eq!(
-            gate.admit(&m, 7, addr("192.0.2.1:1"), queue, T0, &mut rng),
+            gate.admit(&m, addr("192.0.2.1:1"), queue, T0),
             Err(Refusal::BadMac1)
         );
     }
@@ -57,32 +57,21 @@ fn a_flooding_source_gets_cookies_while_others_pass() {
     for i in 0..1_000u32 {
         let now = T0 + Duration::from_micros(u64::from(i));
         let m = initiation(&mut rng, &mut gen, now);
-        match gate.admit(&m, i, flooder, 0, now, &mut rng) {
+        match gate.admit(&m, flooder, 0, now) {
             Ok(()) => passed += 1,
-            Err(Refusal::Cookie(reply)) => {
-                assert_eq!(reply[0], 3);
-                assert_eq!(
-                    reply[4..8],
-                    i.to_le_bytes(),
-                    "the reply answers this sender"
-                );
-                cookies += 1;
-            }
+            Err(Refusal::NeedsCookie) => cookies += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(
         (passed, cookies),
         (5, 995),
-        "a burst of 5, then cookie replies"
+        "a burst of 5, then only cookie replies"
     );
     // Not under load: a new client on another address goes straight through.
     let now = T0 + Duration::from_millis(2);
     let m = initiation(&mut rng, &mut gen, now);
-    assert_eq!(
-        gate.admit(&m, 1, addr("203.0.113.5:51820"), 0, now, &mut rng),
-        Ok(())
-    );
+    assert_eq!(gate.admit(&m, addr("203.0.113.5:51820"), 0, now), Ok(()));
     assert!(
         !gate.under_load(0, now),
         "the flood never put the device under load"
@@ -94,20 +83,27 @@ fn a_cookie_proves_the_address_once_the_budget_is_spent() {
     let (mut gate, mut gen, mut rng) = setup();
     let src = addr("192.0.2.7:9");
     let mut reply = None;
-    for i in 0..6 {
+    for _ in 0..6 {
         let m = initiation(&mut rng, &mut gen, T0);
-        if let Err(Refusal::Cookie(r)) = gate.admit(&m, i, src, 0, T0, &mut rng) {
-            reply = Some(r);
+        if gate.admit(&m, src, 0, T0) == Err(Refusal::NeedsCookie) {
+            let req = CookieRequest::of(&m, src).expect("a handshake message");
+            reply = Some((gate.cookie_reply(&req, T0, &mut rng), m));
         }
     }
-    let reply = reply.expect("the sixth message earns a cookie");
+    let (reply, m) = reply.expect("the sixth message needs a cookie");
+    assert_eq!(reply[0], 3);
+    assert_eq!(
+        reply[4..8],
+        m[4..8],
+        "the reply answers the message's sender"
+    );
     // The generator takes the reply only for the mac1 it last sent: the sixth message's.
     assert_eq!(gen.consume_reply(&reply, T0), Ok(()));
     for i in 0..50 {
         let now = T0 + Duration::from_millis(i);
         let m = initiation(&mut rng, &mut gen, now);
         assert_eq!(
-            gate.admit(&m, 9, src, 0, now, &mut rng),
+            gate.admit(&m, src, 0, now),
             Ok(()),
             "with a valid cookie and no load, message {i} is processed"
         );
@@ -115,8 +111,8 @@ fn a_cookie_proves_the_address_once_the_budget_is_spent() {
     // From another port the cookie is wrong (it is bound to address and port).
     let m = initiation(&mut rng, &mut gen, T0);
     assert!(matches!(
-        gate.admit(&m, 9, addr("192.0.2.7:10"), 0, T0, &mut rng),
-        Err(Refusal::Cookie(_))
+        gate.admit(&m, addr("192.0.2.7:10"), 0, T0),
+        Err(Refusal::NeedsCookie)
     ));
 }
 
@@ -125,15 +121,17 @@ fn under_load_mac2_is_needed_and_rate_limited() {
     let (mut gate, mut gen, mut rng) = setup();
     let src = addr("[2001:db8::1]:5");
     let m = initiation(&mut rng, &mut gen, T0);
-    let Err(Refusal::Cookie(reply)) = gate.admit(&m, 1, src, UNDER_LOAD_QUEUE_LEN, T0, &mut rng)
-    else {
-        panic!("under load, a first message without a cookie earns a reply");
-    };
+    assert_eq!(
+        gate.admit(&m, src, UNDER_LOAD_QUEUE_LEN, T0),
+        Err(Refusal::NeedsCookie),
+        "under load, a first message without a cookie needs one"
+    );
+    let reply = gate.cookie_reply(&CookieRequest::of(&m, src).expect("request"), T0, &mut rng);
     assert_eq!(gen.consume_reply(&reply, T0), Ok(()));
     let verdicts: Vec<_> = (0..8)
-        .map(|i| {
+        .map(|_| {
             let m = initiation(&mut rng, &mut gen, T0);
-            gate.admit(&m, i, src, UNDER_LOAD_QUEUE_LEN, T0, &mut rng)
+            gate.admit(&m, src, UNDER_LOAD_QUEUE_LEN, T0)
         })
         .collect();
     assert_eq!(verdicts.iter().filter(|v| v.is_ok()).count(), 5);
@@ -145,6 +143,35 @@ fn under_load_mac2_is_needed_and_rate_limited() {
     assert!(gate.under_load(0, later));
     let after = T0 + Duration::from_millis(1_001);
     assert!(!gate.under_load(0, after));
+}
+
+#[test]
+fn a_zero_or_stale_mac2_is_no_cookie() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let src = addr("192.0.2.8:1");
+    let m = initiation(&mut rng, &mut gen, T0);
+    assert_eq!(
+        &m[MESSAGE_INITIATION_SIZE - 16..],
+        &[0; 16],
+        "no cookie: mac2 is zero"
+    );
+    let req = CookieRequest::of(&m, src).expect("request");
+    assert_eq!(
+        gen.consume_reply(&gate.cookie_reply(&req, T0, &mut rng), T0),
+        Ok(())
+    );
+    let with_cookie = initiation(&mut rng, &mut gen, T0);
+    assert_eq!(
+        gate.admit(&with_cookie, src, UNDER_LOAD_QUEUE_LEN, T0),
+        Ok(())
+    );
+    // The secret behind the cookie expires after two minutes; the gate draws no new one
+    // itself (it has no generator), so the old cookie simply stops counting.
+    let later = T0 + Duration::from_secs(121);
+    assert_eq!(
+        gate.admit(&with_cookie, src, UNDER_LOAD_QUEUE_LEN, later),
+        Err(Refusal::NeedsCookie)
+    );
 }
 
 #[test]
