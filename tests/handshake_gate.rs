@@ -5,62 +5,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::mem_daemon::{node, tmpdir, uapi};
 use common::sim::ipv4;
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
-use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wgrs::driver::{self, Shared};
+use wgrs::driver;
 use wgrs::platform::udp::MAX_RECV_LEN;
-use wgrs::platform::{Bind, MemNetwork, MemTun, MemTunHandle, Outgoing, PacketBuf, RecvMeta};
+use wgrs::platform::{Bind, MemNetwork, Outgoing, PacketBuf, RecvMeta};
 use wgrs::proto::constants::{MESSAGE_INITIATION, MESSAGE_INITIATION_SIZE};
 use wgrs::proto::cookie::CookieGenerator;
-use wgrs::proto::device::Device;
 use wgrs::proto::keys::PrivateKey;
-
-struct Node {
-    _sh: Arc<Shared>,
-    tun: MemTunHandle,
-    sock: PathBuf,
-}
-
-fn node(net: &MemNetwork, ip: [u8; 4], dir: &Path, name: &str, seed: u64) -> Node {
-    let ip = IpAddr::from(ip);
-    let (tun, handle) = MemTun::new(name, 1420);
-    let bind = net.bind(&[ip], 0).unwrap();
-    let n2 = net.clone();
-    let factory: driver::shared::BindFactory =
-        Box::new(move |port| Ok(Arc::new(n2.bind(&[ip], port)?) as Arc<dyn Bind>));
-    let dev = Device::new(Box::new(StdRng::seed_from_u64(seed)));
-    let sh = Shared::new(dev, Arc::new(tun), Arc::new(bind), factory);
-    let sock = dir.join(format!("{name}.sock"));
-    driver::start(&sh, UnixListener::bind(&sock).unwrap()).unwrap();
-    Node {
-        _sh: sh,
-        tun: handle,
-        sock,
-    }
-}
-
-fn uapi(n: &Node, req: &str) -> String {
-    let mut s = UnixStream::connect(&n.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let mut out = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap() == 0 || line == "\n" {
-            return out;
-        }
-        out.push_str(&line);
-    }
-}
 
 /// `count` initiations from random unknown keys, each with a valid mac1 for `server`.
 fn flood(server: &PrivateKey, count: usize) -> Vec<Vec<u8>> {
@@ -100,8 +57,7 @@ fn cookie_replies(bind: &dyn Bind) -> usize {
 
 #[test]
 fn a_new_client_completes_its_handshake_at_once_during_a_valid_mac1_flood() {
-    let dir = std::env::temp_dir().join(format!("wgrs-gate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmpdir("gate");
     let net = MemNetwork::new();
     let server = node(&net, [192, 0, 2, 1], &dir, "gates", 1);
     let client = node(&net, [192, 0, 2, 2], &dir, "gatec", 2);

@@ -1,3 +1,4 @@
+pub mod mem_daemon;
 pub mod netns;
 pub mod quick;
 pub mod sim;
