@@ -220,7 +220,7 @@ fn admit(sh: &Shared, job: HandshakeJob, handshakes: &Sender<HandshakeJob>) {
                 tracing::debug!("Received packet with invalid mac1");
                 return;
             }
-            Err(Refusal::RateLimited) => return,
+            Err(Refusal::RateLimited | Refusal::RepliesSpent) => return,
             Err(Refusal::NeedsCookie) => {
                 if let Some(req) = CookieRequest::of(bytes, job.from) {
                     // Full: the control thread is behind on replies; this one is dropped,

@@ -6,6 +6,9 @@
 //! it) answers a message without a valid mac2 with a cookie reply instead of processing it,
 //! and rate-limits the messages whose mac2 is valid per source.
 //!
+//! Cookie replies are limited too, per source (`REPLIES_PER_SECOND`), so a flood from few
+//! addresses costs few replies.
+//!
 //! The gate itself only judges (BLAKE2s and a table lookup); the cookie reply it calls for
 //! is written by whoever owns a random generator (`cookie_reply`): in the daemon, the control
 //! thread, from a bounded queue of `CookieRequest`s, so a flood's replies never cost the packet
@@ -23,7 +26,7 @@
 //! crowd behind one NAT still gets through after one cookie round trip.
 //!
 //! The gate holds the cookie secret: zeroized on drop (`CookieChecker`), never printed. It
-//! keeps no generator. Memory is bounded by the two limiters' tables (65,536 sources each).
+//! keeps no generator. Memory is bounded by the three limiters' tables (65,536 sources each).
 
 use rand_core::CryptoRngCore;
 use std::fmt;
@@ -39,6 +42,14 @@ use super::limiter::RateLimiter;
 /// QueueHandshakeSize / 8).
 pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
 
+/// Cookie replies a second one source (an IPv4 address, an IPv6 /64) can earn, after a burst
+/// of `REPLIES_BURST`. A client needs one per initiation (one per 5 s); a thousand clients
+/// behind one NAT that all need one at once get theirs within a second; a flood from one
+/// address costs at most this many replies (a few microseconds each) instead of one per packet.
+pub const REPLIES_PER_SECOND: u64 = 1_000;
+/// See `REPLIES_PER_SECOND`.
+pub const REPLIES_BURST: u64 = 1_000;
+
 /// Why the gate refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -46,6 +57,9 @@ pub enum Refusal {
     BadMac1,
     /// No valid cookie where one is needed: answer with a cookie reply (`cookie_reply`).
     NeedsCookie,
+    /// No valid cookie where one is needed, and this source has had its share of cookie
+    /// replies (`REPLIES_PER_SECOND`): dropped without an answer.
+    RepliesSpent,
     /// Under load, the source's rate limit is spent.
     RateLimited,
 }
@@ -79,6 +93,8 @@ pub struct Gate {
     limiter: RateLimiter,
     /// Messages without a valid cookie, always.
     budget: RateLimiter,
+    /// Cookie replies per source.
+    replies: RateLimiter,
     last_under_load: Option<Duration>,
 }
 
@@ -95,6 +111,7 @@ impl Gate {
             checker: CookieChecker::new(local_public),
             limiter: RateLimiter::new(),
             budget: RateLimiter::new(),
+            replies: RateLimiter::per_second(REPLIES_PER_SECOND, REPLIES_BURST),
             last_under_load: None,
         }
     }
@@ -104,9 +121,9 @@ impl Gate {
         self.checker.set_local_public(local_public);
     }
 
-    /// Sources the two limiters track, together (for bound checks).
+    /// Sources the three limiters track, together (for bound checks).
     pub fn tracked_sources(&self) -> usize {
-        self.limiter.len() + self.budget.len()
+        self.limiter.len() + self.budget.len() + self.replies.len()
     }
 
     /// Whether the device is under load, given the handshake queue's length now.
@@ -137,6 +154,9 @@ impl Gate {
             return Ok(());
         }
         if !self.checker.mac2_valid(msg, from, now) {
+            if !self.replies.allow(now, from.ip()) {
+                return Err(Refusal::RepliesSpent);
+            }
             return Err(Refusal::NeedsCookie);
         }
         if under_load && !self.limiter.allow(now, from.ip()) {

@@ -65,6 +65,9 @@ struct Bucket {
 pub struct RateLimiter {
     table: BTreeMap<SourceKey, Bucket>,
     max_entries: usize,
+    /// Nanoseconds of tokens a packet costs, and a full bucket.
+    packet_cost: u64,
+    token_max: u64,
     /// When `gc` last ran, in nanoseconds of the caller's clock.
     last_gc: u64,
 }
@@ -91,7 +94,20 @@ impl RateLimiter {
         Self {
             table: BTreeMap::new(),
             max_entries,
+            packet_cost: PACKET_COST,
+            token_max: TOKEN_MAX,
             last_gc: 0,
+        }
+    }
+
+    /// An empty limiter (at most `DEFAULT_MAX_ENTRIES` sources) that lets each source send
+    /// `per_second` packets a second after a burst of `burst` (both at least 1).
+    pub fn per_second(per_second: u64, burst: u64) -> Self {
+        let packet_cost = 1_000_000_000 / per_second.clamp(1, 1_000_000_000);
+        Self {
+            packet_cost,
+            token_max: packet_cost.saturating_mul(burst.max(1)),
+            ..Self::new()
         }
     }
 
@@ -108,10 +124,14 @@ impl RateLimiter {
         if let Some(b) = self.table.get_mut(&key) {
             // A clock that went backwards earns nothing and does not rewind `last`.
             let earned = now.saturating_sub(b.last);
-            let tokens = b.tokens.saturating_add(earned).min(TOKEN_MAX);
+            let tokens = b.tokens.saturating_add(earned).min(self.token_max);
             b.last = b.last.max(now);
-            let ok = tokens >= PACKET_COST;
-            b.tokens = if ok { tokens - PACKET_COST } else { tokens };
+            let ok = tokens >= self.packet_cost;
+            b.tokens = if ok {
+                tokens - self.packet_cost
+            } else {
+                tokens
+            };
             return ok;
         }
         if self.table.len() >= self.max_entries {
@@ -119,7 +139,7 @@ impl RateLimiter {
         }
         let bucket = Bucket {
             last: now,
-            tokens: TOKEN_MAX - PACKET_COST,
+            tokens: self.token_max - self.packet_cost,
         };
         self.table.insert(key, bucket);
         true
@@ -175,6 +195,20 @@ mod tests {
         // Nobody calls gc: the stale sources go on the next packet a second later.
         assert!(r.allow(T0 + ms(1_600), newcomer));
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn other_rates_and_bursts() {
+        let mut r = RateLimiter::per_second(1_000, 100);
+        let a = ip("192.0.2.1");
+        assert_eq!((0..150).filter(|_| r.allow(T0, a)).count(), 100, "burst");
+        assert!(r.allow(T0 + ms(1), a), "one per millisecond");
+        assert!(!r.allow(T0 + ms(1), a));
+        assert_eq!(
+            (0..2_000).filter(|_| r.allow(T0 + ms(1_001), a)).count(),
+            100,
+            "a second refills at most the burst"
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Device {
         match verdict {
             Ok(()) => Ok(()),
             Err(Refusal::BadMac1) => Err(HandshakeDrop::BadMac1),
-            Err(Refusal::RateLimited) => Err(HandshakeDrop::RateLimited),
+            Err(Refusal::RateLimited | Refusal::RepliesSpent) => Err(HandshakeDrop::RateLimited),
             Err(Refusal::NeedsCookie) => {
                 if let Some(req) = CookieRequest::of(bytes, from) {
                     let reply = self.cookie_reply(&req, now);

@@ -54,19 +54,21 @@ fn a_flooding_source_gets_cookies_while_others_pass() {
     let flooder = addr("198.51.100.9:4000");
     let mut passed = 0;
     let mut cookies = 0;
-    for i in 0..1_000u32 {
-        let now = T0 + Duration::from_micros(u64::from(i));
+    let mut silenced = 0;
+    for i in 0..2_000u32 {
+        let now = T0 + Duration::from_nanos(u64::from(i));
         let m = initiation(&mut rng, &mut gen, now);
         match gate.admit(&m, flooder, 0, now) {
             Ok(()) => passed += 1,
             Err(Refusal::NeedsCookie) => cookies += 1,
+            Err(Refusal::RepliesSpent) => silenced += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(
-        (passed, cookies),
-        (5, 995),
-        "a burst of 5, then only cookie replies"
+        (passed, cookies, silenced),
+        (5, REPLIES_BURST as usize, 995),
+        "a burst of 5, then cookie replies up to their own burst, then silence"
     );
     // Not under load: a new client on another address goes straight through.
     let now = T0 + Duration::from_millis(2);
