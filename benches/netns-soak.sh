@@ -8,6 +8,8 @@
 #   --seconds S      length of each run (default 380: 6 minutes and the third rekey, which falls
 #                    due 360 s after the first handshake)
 #   --rate PPS       datagrams per second in each direction (default 500)
+#   --keep DIR       copy each run's data (daemon logs, stream records) to DIR at the end;
+#                    with LOG_LEVEL=verbose in the environment the daemons log their events
 #   -h, --help       print this text
 #
 # Per run: namespaces A and B joined by a veth (10.220.0.1/24 <-> .2), tunnel 10.221.0.1 <-> .2
@@ -42,6 +44,7 @@ parse_args() {
     case $1 in
       --seconds) seconds=${2:?}; shift ;;
       --rate) rate=${2:?}; shift ;;
+      --keep) keep=${2:?}; shift ;;
       -h|--help) usage; exit 0 ;;
       *=*) runs+=("$1") ;;
       *) usage >&2; die "unknown argument: $1" ;;
@@ -68,7 +71,11 @@ teardown() {
   done
   rm -f "$sockdir/$if_a.sock" "$sockdir/$if_b.sock"
 }
-cleanup() { teardown; rm -rf "$tmp"; }
+cleanup() {
+  teardown
+  if [ -n "${keep:-}" ]; then mkdir -p "$keep" && cp -r "$tmp"/. "$keep"/; fi
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
