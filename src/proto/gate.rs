@@ -43,12 +43,13 @@ use super::limiter::RateLimiter;
 pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
 
 /// Cookie replies a second one source (an IPv4 address, an IPv6 /64) can earn, after a burst
-/// of `REPLIES_BURST`. A client needs one per initiation (one per 5 s); a thousand clients
-/// behind one NAT that all need one at once get theirs within a second; a flood from one
-/// address costs at most this many replies (a few microseconds each) instead of one per packet.
-pub const REPLIES_PER_SECOND: u64 = 1_000;
+/// of `REPLIES_BURST`. A client needs one per initiation (one per 5 s); a hundred clients
+/// behind one NAT that all need one at once get theirs within a second; a flood costs at most
+/// this many replies per source (a few microseconds each) instead of one per packet, so that
+/// 256 flooding addresses cannot keep the control thread busy writing replies.
+pub const REPLIES_PER_SECOND: u64 = 100;
 /// See `REPLIES_PER_SECOND`.
-pub const REPLIES_BURST: u64 = 1_000;
+pub const REPLIES_BURST: u64 = 100;
 
 /// Why the gate refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +151,10 @@ impl Gate {
             return Err(Refusal::BadMac1);
         }
         let under_load = self.under_load(queue_len, now);
-        if !under_load && self.budget.allow(now, from.ip()) {
+        // Charged under load too: a flood's sources stay spent when the load lifts, instead
+        // of bursting again together and putting the device straight back under load.
+        let within_budget = self.budget.allow(now, from.ip());
+        if within_budget && !under_load {
             return Ok(());
         }
         if !self.checker.mac2_valid(msg, from, now) {

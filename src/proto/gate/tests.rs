@@ -67,7 +67,7 @@ fn a_flooding_source_gets_cookies_while_others_pass() {
     }
     assert_eq!(
         (passed, cookies, silenced),
-        (5, REPLIES_BURST as usize, 995),
+        (5, REPLIES_BURST as usize, 1_995 - REPLIES_BURST as usize),
         "a burst of 5, then cookie replies up to their own burst, then silence"
     );
     // Not under load: a new client on another address goes straight through.
@@ -145,6 +145,36 @@ fn under_load_mac2_is_needed_and_rate_limited() {
     assert!(gate.under_load(0, later));
     let after = T0 + Duration::from_millis(1_001);
     assert!(!gate.under_load(0, after));
+}
+
+#[test]
+fn a_source_that_flooded_under_load_is_still_spent_when_the_load_lifts() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let src = addr("198.51.100.77:1");
+    // Two messages a millisecond for 1.6 s; the queue is full for the first half second, so
+    // the device is under load until 1.5 s.
+    let lifted = T0 + Duration::from_millis(1_600);
+    let mut passed_after = 0;
+    for i in 0..3_200u64 {
+        let now = T0 + Duration::from_micros(500 * i);
+        let queue = if i < 1_000 { UNDER_LOAD_QUEUE_LEN } else { 0 };
+        let m = initiation(&mut rng, &mut gen, now);
+        let verdict = gate.admit(&m, src, queue, now);
+        if i < 3_000 {
+            assert!(verdict.is_err(), "message {i}: under load, no cookie");
+        } else if verdict.is_ok() {
+            passed_after += 1;
+        }
+    }
+    // After the load lifted, the flooder still pays 50 ms a message: no fresh burst of 5.
+    assert!(
+        passed_after <= 3,
+        "{passed_after} passed in the 100 ms after the load lifted"
+    );
+    assert!(!gate.under_load(0, lifted));
+    // A new source goes straight through.
+    let m = initiation(&mut rng, &mut gen, lifted);
+    assert_eq!(gate.admit(&m, addr("198.51.100.78:1"), 0, lifted), Ok(()));
 }
 
 #[test]
