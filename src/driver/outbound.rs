@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::shared::{log_send_failure, Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
@@ -118,8 +118,8 @@ struct Scratch {
 /// The outbound direction's state (one thread runs it at a time).
 pub struct Outbound {
     s: Scratch,
-    /// When the MTU was last read.
-    mtu_read: Instant,
+    /// When the MTU was last read (the driver's clock).
+    mtu_read: Duration,
 }
 
 /// How often the MTU is read again (an ioctl on a fresh socket: not once per batch).
@@ -135,7 +135,7 @@ impl Outbound {
         };
         Self {
             s,
-            mtu_read: Instant::now(),
+            mtu_read: sh.clock.now().mono,
         }
     }
 
@@ -162,8 +162,9 @@ impl Outbound {
         account_batch(sh, s);
         // The MTU changes rarely (wg-quick sets it once after start): re-read it at most once
         // a second, after a batch, rather than paying a socket and an ioctl per batch.
-        if self.mtu_read.elapsed() >= MTU_RECHECK {
-            self.mtu_read = Instant::now();
+        let now = sh.clock.now().mono;
+        if now.saturating_sub(self.mtu_read) >= MTU_RECHECK {
+            self.mtu_read = now;
             let mtu = current_mtu(sh);
             if mtu != s.arena.mtu {
                 s.arena = Arena::new(mtu);

@@ -142,6 +142,17 @@ impl Shared {
         bind: Arc<dyn Bind>,
         bind_factory: BindFactory,
     ) -> Arc<Self> {
+        Self::with_clock(device, tun, bind, bind_factory, Clock::default())
+    }
+
+    /// The same on `clock` (a manual one in simulations: `driver::node`).
+    pub fn with_clock(
+        device: Device,
+        tun: Arc<dyn Tun>,
+        bind: Arc<dyn Bind>,
+        bind_factory: BindFactory,
+        clock: Clock,
+    ) -> Arc<Self> {
         let plane = Arc::clone(device.plane());
         let gate = device.shared_gate();
         let (cookie_requests, cookies) = crossbeam_channel::bounded(COOKIE_QUEUE);
@@ -157,7 +168,7 @@ impl Shared {
             plane,
             tun,
             bind: RwLock::new(bind),
-            clock: Clock::default(),
+            clock,
             stop: Stop::default(),
             handshake_backlog: AtomicUsize::new(0),
             gate,
