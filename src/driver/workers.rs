@@ -7,12 +7,13 @@
 use crossbeam_channel::{select, Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::inbound::HandshakeJob;
 use super::shared::{log_send_failure, Shared};
 use crate::platform::Outgoing;
 use crate::proto::constants::MESSAGE_COOKIE_REPLY;
-use crate::proto::device::{Device, ReceiveError};
+use crate::proto::device::{Device, Output, ReceiveError};
 use crate::proto::gate::CookieRequest;
 
 /// Handshake messages queued at most (wireguard-go's QueueHandshakeSize).
@@ -59,6 +60,43 @@ impl ControlHandle {
     }
 }
 
+/// What woke the control thread: a job, a handshake message, a cookie request (with the
+/// queue that may hold more), or nothing to hand over (a kick from the data plane, a deadline,
+/// or a caller stepping the control plane by hand).
+pub enum Input<'a> {
+    /// Work from the UAPI server or the shutdown path.
+    Job(Job),
+    /// A handshake message the gate admitted.
+    Handshake(HandshakeJob),
+    /// A message the gate refused for want of a cookie; more may wait in the queue, answered
+    /// with it.
+    Cookies(CookieRequest, &'a Receiver<CookieRequest>),
+    /// Only the routine work below.
+    Nothing,
+}
+
+/// One round of the control plane without waiting: `input`, then the data plane's requests,
+/// due timers (on `sh.clock`), publishing, and carrying out what the device asked for.
+/// Returns the next timer deadline. The control thread runs it after each wake-up; a
+/// simulation runs it by hand (`driver::node`).
+pub fn control_step(sh: &Shared, dev: &mut Device, input: Input<'_>) -> Option<Duration> {
+    match input {
+        Input::Job(job) => job(dev),
+        Input::Handshake(job) => handshake(sh, dev, &job),
+        Input::Cookies(first, more) => cookie_replies(sh, dev, first, more),
+        Input::Nothing => {}
+    }
+    let now = sh.clock.now();
+    dev.poll_requests(now);
+    if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
+        dev.handle_timeout(now);
+    }
+    dev.publish();
+    let mut outputs: Vec<Output> = dev.drain_outputs().collect();
+    sh.carry_out(&mut outputs);
+    dev.poll_timeout()
+}
+
 /// The control thread's body: owns `dev` until the daemon stops.
 pub fn run_control(
     sh: Arc<Shared>,
@@ -68,42 +106,32 @@ pub fn run_control(
     kicks: Receiver<()>,
     cookies: Receiver<CookieRequest>,
 ) {
-    let mut outputs = Vec::new();
+    let mut input = Input::Nothing;
     loop {
-        let now = sh.clock.now();
-        dev.poll_requests(now);
-        if dev.poll_timeout().is_some_and(|t| t <= now.mono) {
-            dev.handle_timeout(now);
-        }
-        dev.publish();
-        outputs.extend(dev.drain_outputs());
-        sh.carry_out(&mut outputs);
+        let next = control_step(&sh, &mut dev, input);
         if sh.stop.requested() && jobs.is_empty() {
             return;
         }
-        let wait = dev
-            .poll_timeout()
-            .map(|t| t.saturating_sub(sh.clock.now().mono));
-        let timeout = match wait {
+        let timeout = match next.map(|t| t.saturating_sub(sh.clock.now().mono)) {
             Some(w) => crossbeam_channel::after(w),
             None => crossbeam_channel::never(),
         };
-        select! {
+        input = select! {
             recv(jobs) -> job => match job {
-                Ok(job) => job(&mut dev),
+                Ok(job) => Input::Job(job),
                 Err(_) => return,
             },
             recv(handshakes) -> job => match job {
-                Ok(job) => handshake(&sh, &mut dev, &job),
+                Ok(job) => Input::Handshake(job),
                 Err(_) => return,
             },
             recv(cookies) -> req => match req {
-                Ok(req) => cookie_replies(&sh, &mut dev, req, &cookies),
+                Ok(req) => Input::Cookies(req, &cookies),
                 Err(_) => return,
             },
-            recv(kicks) -> _ => {}
-            recv(timeout) -> _ => {}
-        }
+            recv(kicks) -> _ => Input::Nothing,
+            recv(timeout) -> _ => Input::Nothing,
+        };
     }
 }
 
