@@ -53,6 +53,11 @@ impl<T> MemQueue<T> {
         Ok(true)
     }
 
+    /// Items queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
     /// Close: current and future pops fail with `kind` (queued items are discarded).
     pub(crate) fn close(&self, kind: io::ErrorKind, msg: &'static str) {
         let mut s = self.lock();

@@ -27,5 +27,5 @@ pub use tun::OsTun;
 pub use tun::{MemTun, MemTunHandle, Tun};
 #[cfg(unix)]
 pub use udp::OsBind;
-pub use udp::{Bind, MemBind, MemNetwork, Outgoing, RecvMeta};
+pub use udp::{Bind, MemBind, MemDatagram, MemNetwork, Outgoing, RecvMeta};
 pub use wake::{wait_any, Doorbell};

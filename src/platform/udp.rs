@@ -28,7 +28,7 @@ mod os;
 #[cfg(unix)]
 mod socket;
 
-pub use mem::{MemBind, MemNetwork};
+pub use mem::{Datagram as MemDatagram, MemBind, MemNetwork};
 #[cfg(unix)]
 pub use os::OsBind;
 

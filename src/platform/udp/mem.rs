@@ -1,7 +1,8 @@
 //! `MemBind` and `MemNetwork`: in-memory UDP binds that reach each other within one process.
 //!
 //! Delivery is by exact destination address; like UDP, a datagram to an address nobody is bound
-//! to, or to a full inbox, is silently dropped.
+//! to, or to a full inbox, is silently dropped. A held network ([`MemNetwork::held`]) delivers
+//! nothing by itself: a simulation takes what was sent and delivers it, or not, as it likes.
 
 use super::{Bind, Outgoing, PacketBuf, RecvMeta, MAX_UDP_PAYLOAD};
 use crate::platform::memq::MemQueue;
@@ -15,13 +16,20 @@ use std::time::Duration;
 
 /// Datagrams an inbox holds before new ones are dropped.
 const INBOX_LEN: usize = 4096;
+/// Datagrams a held network keeps for its owner before new ones are dropped.
+const HELD_LEN: usize = 1 << 16;
 /// First port handed out for port 0 (the IANA dynamic range).
 const EPHEMERAL: u16 = 49152;
 
-struct Datagram {
-    src: SocketAddr,
-    dst: SocketAddr,
-    bytes: Vec<u8>,
+/// A datagram on the in-memory wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// The sender's address.
+    pub src: SocketAddr,
+    /// Where it was sent.
+    pub dst: SocketAddr,
+    /// The UDP payload.
+    pub bytes: Vec<u8>,
 }
 
 type Inbox = Arc<MemQueue<Datagram>>;
@@ -29,6 +37,8 @@ type Inbox = Arc<MemQueue<Datagram>>;
 #[derive(Default)]
 struct Net {
     binds: HashMap<SocketAddr, Inbox>,
+    /// `Some`: a held network; what was sent waits here.
+    held: Option<std::collections::VecDeque<Datagram>>,
 }
 
 /// A switch joining [`MemBind`]s; clones share it.
@@ -38,6 +48,36 @@ pub struct MemNetwork(Arc<Mutex<Net>>);
 impl MemNetwork {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A network that delivers nothing by itself: every datagram sent waits, in order, until
+    /// the owner takes it ([`Self::take_held`]) and hands it on ([`Self::deliver`]), from any
+    /// source, late, twice or never.
+    pub fn held() -> Self {
+        let net = Self::new();
+        net.lock().held = Some(Default::default());
+        net
+    }
+
+    /// The datagrams sent since the last call, oldest first (none on a network not held).
+    pub fn take_held(&self) -> Vec<Datagram> {
+        self.lock()
+            .held
+            .as_mut()
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// Put a datagram from `src` in the inbox bound at `dst`. False if nobody is bound there
+    /// or the inbox is full (dropped, as UDP would).
+    pub fn deliver(&self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> bool {
+        let inbox = self.lock().binds.get(&canonical(dst)).cloned();
+        let d = Datagram {
+            src,
+            dst: canonical(dst),
+            bytes: bytes.to_vec(),
+        };
+        inbox.is_some_and(|q| matches!(q.push(d), Ok(true)))
     }
 
     fn lock(&self) -> MutexGuard<'_, Net> {
@@ -93,6 +133,11 @@ impl MemBind {
     /// The addresses this bind receives on.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Datagrams waiting in the inbox.
+    pub fn pending(&self) -> usize {
+        self.inbox.len()
     }
 
     /// The mark last set with `set_fwmark` (for tests of the UAPI `fwmark` key).
@@ -176,7 +221,19 @@ impl Bind for MemBind {
                 ));
                 continue;
             }
-            let inbox = self.net.lock().binds.get(&dst).cloned();
+            let mut net = self.net.lock();
+            if let Some(held) = net.held.as_mut() {
+                for d in o.datagrams() {
+                    if held.len() < HELD_LEN {
+                        let bytes = d.to_vec();
+                        held.push_back(Datagram { src, dst, bytes });
+                    }
+                }
+                sent += 1;
+                continue;
+            }
+            let inbox = net.binds.get(&dst).cloned();
+            drop(net);
             if let Some(inbox) = inbox {
                 for d in o.datagrams() {
                     // Full or closed inbox: dropped on the floor, as UDP would.
@@ -292,6 +349,42 @@ mod tests {
         let b = net.bind(&[ip], 5000).unwrap();
         let big = vec![0u8; MAX_UDP_PAYLOAD + 1];
         assert!(b.send_batch(&[Outgoing::one(b.addrs[0], &big)]).is_err());
+    }
+
+    #[test]
+    fn a_held_network_delivers_only_what_its_owner_hands_on() {
+        let net = MemNetwork::held();
+        let a = net.bind(&["10.0.0.1".parse().unwrap()], 7).unwrap();
+        let b = net.bind(&["10.0.0.2".parse().unwrap()], 7).unwrap();
+        let (a_addr, b_addr) = (a.local_addrs()[0], b.local_addrs()[0]);
+        let gso = Outgoing {
+            dst: b_addr,
+            contents: b"onetwo",
+            segment_size: Some(3),
+            src_ip: None,
+        };
+        assert_eq!(a.send_batch(&[gso]).unwrap(), 1);
+        assert_eq!(b.pending(), 0, "nothing arrives by itself");
+        let held = net.take_held();
+        let want = |bytes: &[u8]| Datagram {
+            src: a_addr,
+            dst: b_addr,
+            bytes: bytes.to_vec(),
+        };
+        assert_eq!(held, [want(b"one"), want(b"two")]);
+        assert!(net.take_held().is_empty());
+        // Handed on from another source, twice; to nobody, lost.
+        let stranger: SocketAddr = "192.0.2.9:1".parse().unwrap();
+        assert!(net.deliver(stranger, b_addr, b"two"));
+        assert!(net.deliver(a_addr, b_addr, b"two"));
+        assert!(!net.deliver(a_addr, stranger, b"x"));
+        assert_eq!(b.pending(), 2);
+        let (mut bb, mut mm) = bufs(4);
+        assert_eq!(b.recv_batch(&mut bb, &mut mm, None).unwrap(), 2);
+        assert_eq!((bb[0].packet(), mm[0].src), (&b"two"[..], stranger));
+        assert_eq!((bb[1].packet(), mm[1].src), (&b"two"[..], a_addr));
+        assert_eq!(b.pending(), 0);
+        assert!(MemNetwork::new().take_held().is_empty());
     }
 
     #[test]
