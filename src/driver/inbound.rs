@@ -251,7 +251,9 @@ fn match_keypairs(sh: &Shared, s: &mut Scratch) {
             .get(loc.buf)
             .and_then(|b| b.packet().get(loc.start..loc.start + loc.len));
         let ticket = match bytes.map(parse) {
-            Some(Ok(Message::Transport(h, _))) => sh.plane.prepare_receive(h, now).ok(),
+            Some(Ok(Message::Transport(h, _))) => (sh.plane.prepare_receive(h, now))
+                .map_err(|e| tracing::trace!("dropped transport packet from {}: {e:?}", loc.src))
+                .ok(),
             _ => None,
         };
         s.tickets.push(ticket);

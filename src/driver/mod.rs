@@ -9,6 +9,8 @@ pub mod daemon;
 pub mod duty;
 pub mod inbound;
 pub mod log;
+#[doc(hidden)]
+pub mod node;
 pub mod outbound;
 pub mod shared;
 pub mod uapi_server;
