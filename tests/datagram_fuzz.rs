@@ -1,5 +1,6 @@
-//! Property tests: `handle_datagram` on arbitrary bytes, and on mutated valid messages, never
-//! panics and never changes any session state (handshake, keypairs, endpoint, counters).
+//! Property tests: a node (the daemon's receive path and control plane) given arbitrary bytes,
+//! or mutated valid messages, never panics, sends and delivers nothing, and changes no
+//! session state (handshake, keypairs, endpoint, counters).
 
 mod common;
 use common::sim::*;
@@ -72,11 +73,12 @@ proptest! {
             bytes.resize(want, 0x5a);
         }
         let before = snapshot(&net.nodes[b].dev);
-        let now = net.now;
-        let r = net.nodes[b].dev.handle_datagram(sock(50, 5000), &bytes, now);
-        prop_assert!(r.is_err());
+        let to = net.nodes[b].addr;
+        net.deliver(&Wire { from: sock(50, 5000), to, bytes });
+        net.collect();
         prop_assert_eq!(snapshot(&net.nodes[b].dev), before);
-        prop_assert!(net.nodes[b].dev.drain_outputs().next().is_none());
+        prop_assert!(net.in_flight.is_empty(), "an answer was sent");
+        prop_assert!(net.nodes[b].tun_rx.len() == 1, "a packet was delivered");
     }
 
     #[test]
@@ -88,10 +90,12 @@ proptest! {
         let i = pos.index(bytes.len());
         bytes[i] ^= flip;
         let before = snapshot(&net.nodes[b].dev);
-        let now = net.now;
-        let r = net.nodes[b].dev.handle_datagram(w.from, &bytes, now);
-        prop_assert!(r.is_err(), "mutated {:?} at {} accepted", bytes.first(), i);
-        prop_assert_eq!(snapshot(&net.nodes[b].dev), before);
+        let first = bytes.first().copied();
+        net.deliver(&Wire { from: w.from, to: w.to, bytes });
+        net.collect();
+        prop_assert_eq!(snapshot(&net.nodes[b].dev), before, "mutated {:?} at {} accepted", first, i);
+        prop_assert!(net.in_flight.is_empty(), "mutated {:?} at {} answered", first, i);
+        prop_assert!(net.nodes[b].tun_rx.len() == 1, "mutated {:?} at {} delivered", first, i);
         let _ = a;
     }
 }

@@ -1,5 +1,5 @@
 //! Interop with an implementation we did not write (docs/ARCHITECTURE.md, tier 3): boringtun 0.7's
-//! `noise::Tunn` as an in-process peer of a wgrs `Device`. Handshakes both ways with and
+//! `noise::Tunn` as an in-process peer of a wgrs node (the daemon's batch steps). Handshakes both ways with and
 //! without a preshared key, mixed IPv4/IPv6 data both ways, cookie replies both ways, replay,
 //! keepalives, reordering, rekeys and crossing initiations.
 
@@ -10,7 +10,7 @@ use boringtun::noise::errors::WireGuardError;
 use boringtun_peer::*;
 use std::time::Duration;
 use wgrs::proto::constants::{KEEPALIVE_TIMEOUT, REKEY_AFTER_TIME, REKEY_TIMEOUT};
-use wgrs::proto::device::{HandshakeDrop, ReceiveError, UNDER_LOAD_QUEUE_LEN};
+use wgrs::proto::device::UNDER_LOAD_QUEUE_LEN;
 
 const PSK: [u8; 32] = [0x5a; 32];
 const PACKETS: usize = 1000;
@@ -77,7 +77,7 @@ fn boringtun_initiates_with_psk_then_1000_packets_each_way() {
 #[test]
 fn wgrs_retries_with_mac2_after_cookie_reply_from_loaded_boringtun() {
     let mut link = Link::new(Some(PSK), true);
-    let t0 = link.now;
+    let t0 = link.now();
     let first = wgrs_to_bt(b"waits for the cookie dance");
     link.wgrs_send(&first);
     link.run();
@@ -127,7 +127,9 @@ fn wgrs_retries_with_mac2_after_cookie_reply_from_loaded_boringtun() {
 #[test]
 fn boringtun_retries_with_mac2_after_cookie_reply_from_loaded_wgrs() {
     let mut link = Link::new(None, false);
-    link.dev.set_handshake_queue_len(UNDER_LOAD_QUEUE_LEN);
+    // wgrs's handshake queue is long: it is under load.
+    let backlog = &link.node.sh.handshake_backlog;
+    backlog.store(UNDER_LOAD_QUEUE_LEN, std::sync::atomic::Ordering::Relaxed);
     let first = bt_to_wgrs(b"waits for the cookie dance");
     link.bt_send(&first);
 
@@ -135,8 +137,7 @@ fn boringtun_retries_with_mac2_after_cookie_reply_from_loaded_wgrs() {
     let init1 = link.to_wgrs.pop_front().expect("initiation");
     assert_eq!((init1[0], init1.len()), (INIT, 148));
     assert_eq!(mac2(&init1), [0; 16]);
-    let cookie_sent = Err(ReceiveError::Handshake(HandshakeDrop::CookieSent));
-    assert_eq!(link.deliver_to_wgrs(&init1), cookie_sent);
+    assert_eq!(link.deliver_to_wgrs(&init1), [cookie_line()]);
     let cookie = link.to_bt.pop_front().expect("cookie reply");
     assert!(
         link.to_bt.is_empty(),
@@ -158,19 +159,16 @@ fn boringtun_retries_with_mac2_after_cookie_reply_from_loaded_wgrs() {
 
     // boringtun's handshake is still in progress, so it resends only when forced. The new
     // initiation carries mac2 and wgrs, still under load, accepts it.
-    link.now = link.now.after(Duration::from_millis(100));
+    link.clock.advance(Duration::from_millis(100));
     link.bt_force_initiation();
     let init2 = link.to_wgrs.pop_front().expect("second initiation");
     assert_ne!(mac2(&init2), [0; 16], "boringtun's retry carries mac2");
-    assert_eq!(link.deliver_to_wgrs(&init2), Ok(()));
+    assert_eq!(link.deliver_to_wgrs(&init2), Vec::<String>::new());
     link.run();
     assert_eq!(link.shapes(Dir::ToBt), [(COOKIE, 64), (RESP, 92)]);
     assert_eq!(link.wgrs_tun, [first]);
     assert!(link.established());
-    assert_eq!(
-        link.wgrs_errors,
-        [ReceiveError::Handshake(HandshakeDrop::CookieSent)]
-    );
+    assert_eq!(link.wgrs_errors, [cookie_line()]);
     link.wgrs_errors.clear();
     link.exchange(100, 6);
 }
@@ -188,7 +186,7 @@ fn wgrs_response_gets_cookie_from_loaded_boringtun_initiator_then_retry_complete
     assert!(link.wgrs_tun.is_empty() && link.bt.stats().0.is_none());
 
     // Responders do not retransmit: boringtun's next initiation gets a response with mac2.
-    link.now = link.now.after(Duration::from_secs(1));
+    link.clock.advance(Duration::from_secs(1));
     link.bt_force_initiation();
     link.run();
     let resp2 = link.sent(Dir::ToBt, 1);
@@ -210,7 +208,7 @@ fn replayed_boringtun_packets_are_dropped_by_wgrs() {
     assert_eq!(link.wgrs_tun.last(), Some(&p));
     let delivered = link.wgrs_tun.len();
 
-    let replay = Err(ReceiveError::Replay);
+    let replay = [replay_line()];
     assert_eq!(link.deliver_to_wgrs(&dgram), replay, "immediate replay");
     link.wgrs_errors.clear();
     link.exchange(20, 7);
@@ -241,21 +239,21 @@ fn wgrs_keepalives_are_accepted_by_boringtun() {
     link.bt_send(&bt_to_wgrs(b"answer me"));
     link.run();
     assert_eq!(
-        link.dev.poll_timeout(),
-        Some(link.now.mono + KEEPALIVE_TIMEOUT)
+        link.node.poll_timeout(),
+        Some(link.now().mono + KEEPALIVE_TIMEOUT)
     );
-    link.now = link.now.after(KEEPALIVE_TIMEOUT);
-    link.dev.handle_timeout(link.now);
-    link.collect_wgrs();
+    link.clock.advance(KEEPALIVE_TIMEOUT);
+    link.step_wgrs();
     let passive = link.to_bt.pop_front().expect("passive keepalive");
     assert_eq!((passive[0], passive.len()), (DATA, 32));
     assert!(matches!(link.deliver_to_bt(&passive), BtOutcome::Done));
 
     // Persistent keepalive: one at once when turned on, then one per interval.
-    link.dev
-        .set_persistent_keepalive(link.peer, 25, link.now)
+    let now = link.now();
+    (link.node.dev)
+        .set_persistent_keepalive(link.peer, 25, now)
         .expect("peer");
-    link.collect_wgrs();
+    link.step_wgrs();
     let at_once = link.to_bt.pop_front().expect("keepalive when turned on");
     assert_eq!((at_once[0], at_once.len()), (DATA, 32));
     assert!(matches!(link.deliver_to_bt(&at_once), BtOutcome::Done));
@@ -290,7 +288,8 @@ fn reordered_boringtun_packets_within_the_window_are_all_accepted() {
     pkts.reverse();
     let w0 = link.wgrs_tun.len();
     for d in &dgrams {
-        assert_eq!(link.deliver_to_wgrs(d), Ok(()), "accepted out of order");
+        let drops = link.deliver_to_wgrs(d);
+        assert_eq!(drops, Vec::<String>::new(), "accepted out of order");
     }
     assert_delivered(&link.wgrs_tun[w0..], &pkts, "boringtun -> wgrs, reversed");
 }
@@ -300,7 +299,7 @@ fn boringtun_rekeys_midstream_and_nothing_is_lost() {
     let mut link = wgrs_initiates(None);
     link.exchange(50, 8);
     let old = link.wgrs_peer().keypairs.current().map(|k| k.local_index);
-    link.now = link.now.after(Duration::from_secs(1));
+    link.clock.advance(Duration::from_secs(1));
     // wgrs data still in flight on the old session when boringtun's new initiation arrives.
     let in_flight = mixed_packets(13, 5, true);
     for p in &in_flight {
@@ -356,8 +355,8 @@ fn crossing_initiations_converge() {
     // first initiation's state to that third one and refuses wgrs's response (UnexpectedPacket).
     assert_eq!(link.types(Dir::ToWgrs), [INIT, RESP, INIT]);
     assert_eq!(link.types(Dir::ToBt), [INIT, RESP]);
-    let rejected = ReceiveError::Handshake(HandshakeDrop::Rejected);
-    assert_eq!(link.wgrs_errors, [rejected, rejected]);
+    let rejected = [rejected_line("response"), rejected_line("initiation")];
+    assert_eq!(link.wgrs_errors, rejected);
     assert!(link.wgrs_tun.is_empty() && link.bt_tun.is_empty());
     // wgrs's retransmission after REKEY_TIMEOUT settles it; both first packets arrive.
     link.advance(REKEY_TIMEOUT * 2);

@@ -1,4 +1,5 @@
-//! Virtual-clock simulations of wgrs devices (ARCHITECTURE.md tier 2): handshake, rekey, expiry,
+//! Virtual-clock simulations of wgrs nodes (docs/ARCHITECTURE.md, tier 2) — each the daemon's
+//! own batch steps on in-memory TUN and UDP (`tests/common/sim.rs`): handshake, rekey, expiry,
 //! keepalives, retries, zeroing, roaming, replay and cryptokey routing. No root, no real time.
 
 mod common;
@@ -7,7 +8,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use wgrs::proto::constants::*;
-use wgrs::proto::device::ReceiveError;
 
 const INIT: u8 = 1;
 const RESP: u8 = 2;
@@ -79,9 +79,7 @@ fn no_data_sent_or_accepted_past_reject_after_time() {
     net.drop_filter = Some(Box::new(|w| matches!(msg_type(w), INIT | RESP)));
     net.advance(Duration::from_secs(170));
     // A transport message sealed at 170 s but delivered late, after REJECT_AFTER_TIME.
-    net.nodes[a]
-        .dev
-        .handle_tun_packet(&a_to_b(b"late"), net.now);
+    net.inject(a, &a_to_b(b"late"));
     net.collect();
     let late = net
         .in_flight
@@ -98,11 +96,11 @@ fn no_data_sent_or_accepted_past_reject_after_time() {
         net.log[before..].iter().all(|w| msg_type(w) != DATA),
         "no transport message is sealed on an expired keypair"
     );
-    let now = net.now;
-    let r = net.nodes[b]
-        .dev
-        .handle_datagram(late.from, &late.bytes, now);
-    assert_eq!(r, Err(ReceiveError::Expired));
+    net.nodes[b].record_logs();
+    net.deliver(&late);
+    net.collect();
+    let expired = format!("dropped transport packet from {}: Expired", late.from);
+    assert_eq!(net.nodes[b].take_logs(), [expired]);
     assert_eq!(net.nodes[b].tun_rx.len(), 2);
 }
 
@@ -110,7 +108,7 @@ fn no_data_sent_or_accepted_past_reject_after_time() {
 fn passive_keepalive_after_keepalive_timeout() {
     let (mut net, a, b) = pair();
     net.send(a, &a_to_b(b"ping"));
-    let t0 = net.now.mono;
+    let t0 = net.now().mono;
     let b_addr = net.nodes[b].addr;
     net.advance(KEEPALIVE_TIMEOUT - Duration::from_millis(1));
     let ka = |net: &Net| {
@@ -126,7 +124,7 @@ fn passive_keepalive_after_keepalive_timeout() {
         1,
         "b answers a's data with a keepalive exactly at KEEPALIVE_TIMEOUT"
     );
-    assert_eq!(net.now.mono - t0, KEEPALIVE_TIMEOUT);
+    assert_eq!(net.now().mono - t0, KEEPALIVE_TIMEOUT);
     net.advance(Duration::from_secs(60));
     assert_eq!(ka(&net), 1, "and only one");
 }
@@ -137,7 +135,7 @@ fn handshake_retries_with_jitter_then_gives_up() {
     let b_addr = net.nodes[b].addr;
     net.drop_filter = Some(Box::new(move |w| w.to == b_addr));
     let times = Rc::new(RefCell::new(Vec::new()));
-    let start = net.now.mono;
+    let start = net.now().mono;
     net.send(a, &a_to_b(b"lost"));
     times.borrow_mut().push(Duration::ZERO);
     let mut seen = 1;
@@ -145,7 +143,7 @@ fn handshake_retries_with_jitter_then_gives_up() {
         net.advance(Duration::from_millis(50));
         let n = count_type(&net.log, net.nodes[a].addr, INIT);
         if n > seen {
-            times.borrow_mut().push(net.now.mono - start);
+            times.borrow_mut().push(net.now().mono - start);
             seen = n;
         }
     }
@@ -189,7 +187,7 @@ fn persistent_keepalive_every_interval() {
     // clear of the rekey at 120 s (which ends with a keepalive of its own).
     net.advance(Duration::from_secs(11));
     let id = net.nodes[a].dev.peer_id(&net.nodes[b].public).unwrap();
-    let now = net.now;
+    let now = net.now();
     let before = net.log.len();
     net.nodes[a]
         .dev
@@ -256,17 +254,24 @@ fn endpoint_follows_newest_authenticated_packet() {
         vec![b_to_a(b"reply")],
         "b's reply reached the new address"
     );
-    // A forged packet from elsewhere does not move the endpoint.
-    let now = net.now;
-    let _ = net.nodes[b].dev.handle_datagram(
-        sock(66, 1),
-        &[
-            4, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            0, 0, 0,
-        ],
-        now,
-    );
-    assert_eq!(peer_of_a(&net), Some(sock(99, 40000)));
+    // Forged packets from elsewhere do not move the endpoint: one naming no session, one
+    // naming b's current session (it fails to authenticate).
+    let current = net.nodes[b].dev.peers().next().unwrap().keypairs.current();
+    let index = current.unwrap().local_index;
+    for receiver in [0x0403_0201, index] {
+        let mut forged = vec![4, 0, 0, 0];
+        forged.extend(u32::to_le_bytes(receiver));
+        forged.resize(32, 0);
+        let to = net.nodes[b].addr;
+        net.deliver(&Wire {
+            from: sock(66, 1),
+            to,
+            bytes: forged,
+        });
+        assert_eq!(peer_of_a(&net), Some(sock(99, 40000)));
+    }
+    net.collect();
+    assert!(net.in_flight.is_empty(), "nothing answers a forgery");
 }
 
 #[test]
@@ -279,12 +284,11 @@ fn replayed_transport_packets_are_dropped() {
         .find(|w| msg_type(w) == DATA && w.bytes.len() > 32)
         .unwrap()
         .clone();
-    let now = net.now;
-    let r = net.nodes[b]
-        .dev
-        .handle_datagram(data.from, &data.bytes, now);
-    assert_eq!(r, Err(ReceiveError::Replay));
+    net.nodes[b].record_logs();
+    net.deliver(&data);
     net.collect();
+    let replayed = format!("dropped a replayed transport packet from {}", data.from);
+    assert_eq!(net.nodes[b].take_logs(), [replayed]);
     assert_eq!(
         net.nodes[b].tun_rx,
         vec![a_to_b(b"once")],
@@ -341,9 +345,8 @@ fn simultaneous_initiations_leak_no_index() {
     net.link(a, b, None, true);
     for round in 0..5 {
         // Both sides start a handshake before either hears from the other.
-        let now = net.now;
-        net.nodes[a].dev.handle_tun_packet(&a_to_b(b"x"), now);
-        net.nodes[b].dev.handle_tun_packet(&b_to_a(b"y"), now);
+        net.inject(a, &a_to_b(b"x"));
+        net.inject(b, &b_to_a(b"y"));
         net.run();
         for n in [a, b] {
             let dev = &net.nodes[n].dev;

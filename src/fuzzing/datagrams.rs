@@ -1,22 +1,27 @@
-//! Fuzz target `datagrams`: datagrams from arbitrary sources into a configured device on a
-//! virtual clock the fuzzer advances. Two real remote devices (peers A and C of our device B)
-//! produce valid initiations, responses and transport messages with the crate's own code; the
-//! fuzzer delivers them as they are, mutated, replayed, from other sources, or sends junk.
+//! Fuzz target `datagrams`: datagrams from arbitrary sources into a configured node on a
+//! virtual clock the fuzzer advances. The node (`driver::node`) runs the daemon's own batch
+//! steps: the outbound and inbound packet paths and the control plane's step. Two real remote
+//! nodes (peers A and C of our node B) produce valid initiations, responses and transport
+//! messages with the crate's own code; the fuzzer delivers them as they are, mutated,
+//! replayed, from other sources, or sends junk.
 //!
 //! Checked after every step: nothing panics; the internal tables stay within their bounds
 //! (receiver indices at most one handshake and three keypairs per peer, staged packets, the
 //! rate limiter within the sources used); every packet written to the TUN comes from a source
-//! in the sending peer's AllowedIPs. Only `Device`'s public API is used, so the target follows
-//! the core through its restructuring.
+//! in the sending peer's AllowedIPs.
 
 use arbitrary::{Result, Unstructured};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::rng::FuzzRng;
+use crate::driver::clock::Clock;
+use crate::driver::node::Node;
+use crate::platform::MemNetwork;
 use crate::proto::allowedips::packet_src;
-use crate::proto::device::{Device, Output};
+use crate::proto::device::Device;
 use crate::proto::keys::{PresharedKey, PrivateKey};
 use crate::proto::peer::MAX_STAGED_PACKETS;
 use crate::proto::time::Now;
@@ -25,7 +30,7 @@ use crate::proto::time::Now;
 const POOL: usize = 64;
 /// Steps per input.
 const STEPS: usize = 96;
-/// Outputs one step may produce (a full staged queue flushed, plus handshakes).
+/// Datagrams one step may make B send (a full staged queue flushed, plus handshakes).
 const MAX_OUTPUTS_PER_STEP: usize = 2 * MAX_STAGED_PACKETS + 8;
 
 fn addr(last: u8) -> SocketAddr {
@@ -64,15 +69,19 @@ fn link(dev: &mut Device, their: u8, psk: [u8; 32], endpoint: bool) {
     dev.add_allowed_ip(id, net).expect("peer exists");
 }
 
-/// Our device B (seed 2), remotes A (seed 1) and C (seed 3, with a preshared key; B does not
-/// know C's endpoint and learns it by roaming), what is on the wire, and the clock.
+/// Our node B (seed 2), remotes A (seed 1) and C (seed 3, with a preshared key; B does not
+/// know C's endpoint and learns it by roaming), the held wire between them, what was taken
+/// off it, and the clock.
 struct World {
-    b: Device,
-    remotes: [(u8, Device); 2],
+    wire: MemNetwork,
+    clock: Clock,
+    b: Node,
+    remotes: [(u8, Node); 2],
     pool: Vec<(SocketAddr, Vec<u8>)>,
     to_remotes: Vec<(SocketAddr, Vec<u8>)>,
+    /// Datagrams B sent in the current step.
+    b_sent: usize,
     sources: HashSet<IpAddr>,
-    now: Now,
 }
 
 impl World {
@@ -85,36 +94,49 @@ impl World {
         link(&mut a, 2, [0; 32], true);
         let mut c = device(3);
         link(&mut c, 2, psk, true);
+        let wire = MemNetwork::held();
+        let clock = Clock::manual(Now {
+            mono: Duration::from_secs(1000),
+            wall: Duration::from_secs(1_700_000_000),
+        });
+        let node = |dev, seed| Node::new(dev, &wire, addr(seed), clock.clone()).expect("bind");
         Self {
-            b,
-            remotes: [(1, a), (3, c)],
+            b: node(b, 2),
+            remotes: [(1, node(a, 1)), (3, node(c, 3))],
+            wire,
+            clock,
             pool: Vec::new(),
             to_remotes: Vec::new(),
+            b_sent: 0,
             sources: HashSet::new(),
-            now: Now {
-                mono: Duration::from_secs(1000),
-                wall: Duration::from_secs(1_700_000_000),
-            },
         }
     }
 
-    /// Remote `r`'s transmits go to the pool (they are all addressed to B).
-    fn collect_remote(&mut self, r: usize) {
-        let (seed, dev) = &mut self.remotes[r];
-        let from = addr(*seed);
-        for out in dev.drain_outputs() {
-            if let Output::Transmit { bytes, .. } = out {
+    /// Take what was sent off the wire: the remotes' datagrams (all addressed to B) go to the
+    /// pool, B's to the queue for the remotes. What the remotes wrote to their TUNs is dropped.
+    fn sort_wire(&mut self) {
+        for d in self.wire.take_held() {
+            if d.src == addr(2) {
+                self.b_sent += 1;
+                if self.to_remotes.len() < POOL {
+                    self.to_remotes.push((d.dst, d.bytes));
+                }
+            } else {
                 if self.pool.len() == POOL {
                     self.pool.remove(0);
                 }
-                self.pool.push((from, bytes));
+                self.pool.push((d.src, d.bytes));
             }
+        }
+        for (_, r) in &self.remotes {
+            let _ = r.tun.collect(usize::MAX, Some(Duration::ZERO));
         }
     }
 
     fn deliver_to_b(&mut self, from: SocketAddr, bytes: &[u8]) {
         self.sources.insert(from.ip());
-        let _ = self.b.handle_datagram(from, bytes, self.now);
+        self.wire.deliver(from, addr(2), bytes);
+        self.b.step();
     }
 }
 
@@ -123,9 +145,13 @@ pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let mut w = World::new();
     for _ in 0..STEPS {
+        w.b_sent = 0;
         if step(&mut u, &mut w).is_err() {
             break;
         }
+        // B carries out what the step asked of it (configuration changes included).
+        w.b.step();
+        w.sort_wire();
         check(&mut w);
     }
 }
@@ -137,27 +163,28 @@ fn step(u: &mut Unstructured<'_>, w: &mut World) -> Result<()> {
         3 => {
             let r = u.int_in_range(0..=1)?;
             let len = usize::from(u.int_in_range(0u16..=1500)?);
-            let now = w.now;
-            w.remotes[r]
-                .1
-                .handle_tun_packet(&packet(w.remotes[r].0, 2, len), now);
-            w.collect_remote(r);
+            let (seed, remote) = &mut w.remotes[r];
+            remote.tun.inject(&packet(*seed, 2, len));
+            remote.step();
             Ok(())
         }
         4 => {
             let dst = [1, 3, 9][u.int_in_range(0..=2)?];
             let len = usize::from(u.int_in_range(0u16..=1500)?);
-            w.b.handle_tun_packet(&packet(2, dst, len), w.now);
+            w.b.tun.inject(&packet(2, dst, len));
             Ok(())
         }
         5 => to_remotes(u, w),
         6 => advance(u, w),
         7 => {
-            w.b.set_handshake_queue_len(if u.arbitrary()? { 0 } else { 1024 });
+            // The handshake queue's backlog: what puts the node under load.
+            let backlog = if u.arbitrary()? { 0 } else { 1024 };
+            w.b.sh.handshake_backlog.store(backlog, Ordering::Relaxed);
             Ok(())
         }
         _ => {
-            w.b.set_up(u.arbitrary()?, w.now);
+            let now = w.clock.now();
+            w.b.dev.set_up(u.arbitrary()?, now);
             Ok(())
         }
     }
@@ -227,16 +254,14 @@ fn from_pool(u: &mut Unstructured<'_>, w: &mut World) -> Result<()> {
 /// Deliver some of B's transmits to the remotes, and their answers to the pool.
 fn to_remotes(u: &mut Unstructured<'_>, w: &mut World) -> Result<()> {
     let n = u.int_in_range(0..=w.to_remotes.len())?;
-    let now = w.now;
-    for (to, bytes) in w.to_remotes.drain(..n).collect::<Vec<_>>() {
-        for (seed, dev) in &mut w.remotes {
-            if addr(*seed) == to {
-                let _ = dev.handle_datagram(addr(2), &bytes, now);
-            }
-        }
+    for (to, bytes) in w.to_remotes.drain(..n) {
+        // Only the remotes are bound: anything else is lost.
+        w.wire.deliver(addr(2), to, &bytes);
     }
-    w.collect_remote(0);
-    w.collect_remote(1);
+    for (_, remote) in &mut w.remotes {
+        remote.step();
+    }
+    w.sort_wire();
     Ok(())
 }
 
@@ -249,43 +274,32 @@ fn advance(u: &mut Unstructured<'_>, w: &mut World) -> Result<()> {
                 .into_iter()
                 .flatten()
                 .min();
-            next.map_or(Duration::ZERO, |t| t.saturating_sub(w.now.mono))
+            next.map_or(Duration::ZERO, |t| t.saturating_sub(w.clock.now().mono))
         }
         _ => Duration::from_secs(u.int_in_range(0..=600)?),
     };
-    w.now = w.now.after(step);
-    let now = w.now;
-    w.b.handle_timeout(now);
-    for r in 0..2 {
-        w.remotes[r].1.handle_timeout(now);
-        w.collect_remote(r);
+    w.clock.advance(step);
+    w.b.step();
+    for (_, remote) in &mut w.remotes {
+        remote.step();
     }
     Ok(())
 }
 
 /// The bounds and invariants that must hold after every step.
 fn check(w: &mut World) {
-    let outputs: Vec<Output> = w.b.drain_outputs().collect();
     assert!(
-        outputs.len() <= MAX_OUTPUTS_PER_STEP,
-        "{} outputs in one step",
-        outputs.len()
+        w.b_sent <= MAX_OUTPUTS_PER_STEP,
+        "{} datagrams sent in one step",
+        w.b_sent
     );
-    for out in outputs {
-        match out {
-            Output::Transmit { to, bytes, .. } => {
-                if w.to_remotes.len() < POOL {
-                    w.to_remotes.push((to, bytes));
-                }
-            }
-            Output::TunWrite(p) => {
-                let src = packet_src(&p);
-                let allowed = [1, 3].map(|n| Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))));
-                assert!(allowed.contains(&src), "TUN write from {src:?}");
-            }
-        }
+    let written = w.b.tun.collect(usize::MAX, Some(Duration::ZERO));
+    for p in written.expect("the TUN is not deleted") {
+        let src = packet_src(&p);
+        let allowed = [1, 3].map(|n| Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))));
+        assert!(allowed.contains(&src), "TUN write from {src:?}");
     }
-    let sizes = w.b.table_sizes();
+    let sizes = w.b.dev.table_sizes();
     assert_eq!(sizes.peers, 2, "peers");
     assert_eq!(sizes.allowed_ips, 2, "allowed IPs");
     assert_eq!(sizes.outbox, 0, "outbox after drain");

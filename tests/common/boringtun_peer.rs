@@ -1,7 +1,7 @@
-//! A wgrs device and a boringtun `noise::Tunn` joined back to back in process (ARCHITECTURE.md,
+//! A wgrs node and a boringtun `noise::Tunn` joined back to back in process (docs/ARCHITECTURE.md,
 //! tier 3): the wire between them, deterministic IPv4/IPv6 packets, and what each side saw.
-//! wgrs runs on a virtual clock; boringtun reads real time, which is fine for immediate
-//! exchanges.
+//! wgrs runs as the daemon's own batch steps (`wgrs::driver::node::Node`, in-memory TUN and
+//! UDP) on a virtual clock; boringtun reads real time, which is fine for immediate exchanges.
 
 #![allow(dead_code)]
 
@@ -15,7 +15,10 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use wgrs::proto::device::{Device, Output, ReceiveError};
+use wgrs::driver::clock::Clock;
+use wgrs::driver::node::Node;
+use wgrs::platform::MemNetwork;
+use wgrs::proto::device::Device;
 use wgrs::proto::keys::{PresharedKey, PrivateKey, PublicKey};
 use wgrs::proto::peer::{Peer, PeerId};
 use wgrs::proto::time::Now;
@@ -60,12 +63,33 @@ pub enum BtOutcome {
     Err(WireGuardError),
 }
 
-/// A wgrs device and a boringtun tunnel peered with each other.
+/// What wgrs logs when it drops a datagram (`driver::inbound`, `driver::workers`, the cookie
+/// check): the lines `deliver_to_wgrs` returns and `wgrs_errors` collects.
+const DROP_MARKERS: [&str; 4] = ["dropped ", "invalid", "denied", "Could not decrypt"];
+
+/// The line wgrs logs for a replayed transport message from boringtun.
+pub fn replay_line() -> String {
+    format!("dropped a replayed transport packet from {BT_SOCK}")
+}
+
+/// The line wgrs logs for a handshake message from boringtun it refused (`what`: initiation,
+/// response).
+pub fn rejected_line(what: &str) -> String {
+    format!("Received invalid {what} message from {BT_SOCK}")
+}
+
+/// The line wgrs logs when it answers boringtun's handshake message with a cookie reply.
+pub fn cookie_line() -> String {
+    format!("Sending cookie response for denied handshake message for {BT_SOCK}")
+}
+
+/// A wgrs node and a boringtun tunnel peered with each other.
 pub struct Link {
-    pub dev: Device,
+    pub node: Node,
     pub peer: PeerId,
     pub bt: Tunn,
-    pub now: Now,
+    pub clock: Clock,
+    wire: MemNetwork,
     /// Every datagram, in the order it was put on the wire.
     pub log: Vec<(Dir, Vec<u8>)>,
     pub to_bt: VecDeque<Vec<u8>>,
@@ -74,8 +98,8 @@ pub struct Link {
     pub wgrs_tun: Vec<Vec<u8>>,
     /// Packets boringtun handed to its TUN.
     pub bt_tun: Vec<Vec<u8>>,
-    /// Why wgrs dropped datagrams.
-    pub wgrs_errors: Vec<ReceiveError>,
+    /// Why wgrs dropped datagrams: the log lines saying so.
+    pub wgrs_errors: Vec<String>,
     /// Why boringtun refused datagrams or packets (`WireGuardError` is not `Clone`).
     pub bt_errors: Vec<String>,
 }
@@ -121,14 +145,19 @@ impl Link {
         let wgrs_pub = x25519::PublicKey::from(*wgrs_private().public_key().as_bytes());
         let limiter = bt_under_load.then(|| Arc::new(RateLimiter::new(&bt_public_x25519(), 0)));
         let bt = Tunn::new(bt_secret, wgrs_pub, psk, None, BT_INDEX, limiter);
+        let clock = Clock::manual(Now {
+            mono: Duration::from_secs(1000),
+            wall: Duration::from_secs(1_700_000_000),
+        });
+        let wire = MemNetwork::held();
+        let mut node = Node::new(dev, &wire, WGRS_SOCK, clock.clone()).expect("bind");
+        node.record_logs();
         Self {
-            dev,
+            node,
             peer,
             bt,
-            now: Now {
-                mono: Duration::from_secs(1000),
-                wall: Duration::from_secs(1_700_000_000),
-            },
+            clock,
+            wire,
             log: Vec::new(),
             to_bt: VecDeque::new(),
             to_wgrs: VecDeque::new(),
@@ -139,9 +168,14 @@ impl Link {
         }
     }
 
+    /// The virtual time wgrs reads.
+    pub fn now(&self) -> Now {
+        self.clock.now()
+    }
+
     /// wgrs's state for the boringtun peer.
     pub fn wgrs_peer(&self) -> &Peer {
-        self.dev.peer(self.peer).expect("peer exists")
+        self.node.dev.peer(self.peer).expect("peer exists")
     }
 
     /// Both sides hold a confirmed session they send on.
@@ -152,22 +186,24 @@ impl Link {
             && self.bt.stats().0.is_some()
     }
 
-    /// Move wgrs's outputs onto the wire / into its TUN.
+    /// Move what wgrs sent onto the wire, what it wrote to its TUN into `wgrs_tun`, and the
+    /// drops it logged into `wgrs_errors`.
     pub fn collect_wgrs(&mut self) {
-        let outs: Vec<Output> = self.dev.drain_outputs().collect();
-        for o in outs {
-            match o {
-                Output::Transmit { to, bytes, link } => {
-                    // The wire takes every datagram: count it as the driver does.
-                    if let Some(l) = &link {
-                        l.add_tx(bytes.len());
-                    }
-                    assert_eq!(to, BT_SOCK, "wgrs sends to boringtun's endpoint");
-                    self.put(Dir::ToBt, bytes);
-                }
-                Output::TunWrite(p) => self.wgrs_tun.push(p),
-            }
+        for d in self.wire.take_held() {
+            assert_eq!(d.dst, BT_SOCK, "wgrs sends to boringtun's endpoint");
+            self.put(Dir::ToBt, d.bytes);
         }
+        let written = self.node.tun.collect(usize::MAX, Some(Duration::ZERO));
+        self.wgrs_tun.extend(written.expect("TUN open"));
+        let drops = self.node.take_logs().into_iter();
+        let drops = drops.filter(|l| DROP_MARKERS.iter().any(|m| l.contains(m)));
+        self.wgrs_errors.extend(drops);
+    }
+
+    /// Let wgrs run (configuration changes, due timers, queued packets), then collect.
+    pub fn step_wgrs(&mut self) {
+        self.node.step();
+        self.collect_wgrs();
     }
 
     /// Put a datagram on the wire (logged, then queued for its receiver).
@@ -179,10 +215,15 @@ impl Link {
         }
     }
 
-    /// An IP packet enters wgrs's TUN.
+    /// An IP packet enters wgrs's TUN, and wgrs runs.
     pub fn wgrs_send(&mut self, packet: &[u8]) {
-        self.dev.handle_tun_packet(packet, self.now);
-        self.collect_wgrs();
+        self.wgrs_queue(packet);
+        self.step_wgrs();
+    }
+
+    /// An IP packet enters wgrs's TUN; wgrs reads it with the others queued when it next runs.
+    pub fn wgrs_queue(&mut self, packet: &[u8]) {
+        assert!(self.node.tun.inject(packet), "TUN queue full");
     }
 
     /// An IP packet enters boringtun's TUN.
@@ -199,14 +240,21 @@ impl Link {
         }
     }
 
-    /// Hand one datagram to wgrs.
-    pub fn deliver_to_wgrs(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
-        let r = self.dev.handle_datagram(BT_SOCK, bytes, self.now);
-        if let Err(e) = r {
-            self.wgrs_errors.push(e);
-        }
+    /// Hand one datagram to wgrs and let it run; returns the drops it logged (none: taken).
+    pub fn deliver_to_wgrs(&mut self, bytes: &[u8]) -> Vec<String> {
         self.collect_wgrs();
-        r
+        let before = self.wgrs_errors.len();
+        assert!(self.wire.deliver(BT_SOCK, WGRS_SOCK, bytes), "inbox full");
+        self.step_wgrs();
+        self.wgrs_errors[before..].to_vec()
+    }
+
+    /// Hand every datagram queued for wgrs to it at once (one receive batch) and let it run.
+    fn deliver_all_to_wgrs(&mut self) {
+        while let Some(b) = self.to_wgrs.pop_front() {
+            assert!(self.wire.deliver(BT_SOCK, WGRS_SOCK, &b), "inbox full");
+        }
+        self.step_wgrs();
     }
 
     /// Hand one datagram to boringtun, then flush its queue as its API asks.
@@ -254,13 +302,15 @@ impl Link {
         }
     }
 
-    /// Deliver everything in flight, and whatever it provokes, until the wire is quiet.
+    /// Let wgrs run, then deliver everything in flight, and whatever it provokes, until the
+    /// wire is quiet: boringtun takes datagrams one by one, wgrs all that wait as one batch.
     pub fn run(&mut self) {
+        self.step_wgrs();
         for _ in 0..100_000 {
             if let Some(b) = self.to_bt.pop_front() {
                 self.deliver_to_bt(&b);
-            } else if let Some(b) = self.to_wgrs.pop_front() {
-                let _ = self.deliver_to_wgrs(&b);
+            } else if !self.to_wgrs.is_empty() {
+                self.deliver_all_to_wgrs();
             } else {
                 return;
             }
@@ -270,14 +320,16 @@ impl Link {
 
     /// Advance wgrs's clock by `d`, firing its timers at their deadlines and running the wire.
     pub fn advance(&mut self, d: Duration) {
-        let end = self.now.mono + d;
-        while let Some(t) = self.dev.poll_timeout().filter(|t| *t <= end) {
-            self.now = self.now.after(t.saturating_sub(self.now.mono));
-            self.dev.handle_timeout(self.now);
-            self.collect_wgrs();
+        let end = self.now().mono + d;
+        for _ in 0..100_000 {
+            let Some(t) = self.node.poll_timeout().filter(|t| *t <= end) else {
+                self.clock.advance_to(end);
+                return;
+            };
+            self.clock.advance_to(t);
             self.run();
         }
-        self.now = self.now.after(end.saturating_sub(self.now.mono));
+        panic!("timers did not settle");
     }
 
     /// Datagrams logged in direction `dir`, as (type byte, length).
@@ -333,8 +385,9 @@ impl Link {
         let back = mixed_packets(seed.wrapping_add(1), n, false);
         let (w0, b0) = (self.wgrs_tun.len(), self.bt_tun.len());
         for (burst_out, burst_back) in out.chunks(7).zip(back.chunks(7)) {
+            // wgrs reads each burst as one batch from its TUN.
             for (p, q) in burst_out.iter().zip(burst_back) {
-                self.wgrs_send(p);
+                self.wgrs_queue(p);
                 self.bt_send(q);
             }
             self.run();

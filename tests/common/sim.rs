@@ -1,5 +1,7 @@
-//! A virtual network for simulation tests: wgrs devices joined by an in-memory "wire", on a
-//! virtual clock that jumps to the next deadline. No root, no sockets, no real time.
+//! A virtual network for simulation tests: wgrs nodes — each the daemon's own batch steps
+//! (`wgrs::driver::node::Node`) over an in-memory TUN and UDP bind — joined by a held
+//! `MemNetwork` this wire controls, on one manual clock that jumps to the next deadline. No
+//! root, no sockets, no real time.
 
 #![allow(dead_code, clippy::unwrap_used)] // test support: a panic is the failure report
 
@@ -7,19 +9,38 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
-use wgrs::proto::device::{Device, Output};
+use wgrs::driver::clock::Clock;
+use wgrs::driver::node::Node;
+use wgrs::platform::MemNetwork;
+use wgrs::proto::device::Device;
 use wgrs::proto::keys::{PresharedKey, PrivateKey, PublicKey};
 use wgrs::proto::peer::PeerId;
 use wgrs::proto::time::Now;
 
 /// One simulated host.
-pub struct Node {
-    pub dev: Device,
+pub struct Host {
+    pub node: Node,
+    /// Where the host is on the wire (its datagrams come from here; a NAT in front of its
+    /// bind). Change it to make the host roam.
     pub addr: SocketAddr,
     pub public: PublicKey,
-    /// Packets the device wrote to its TUN.
+    /// Packets the node wrote to its TUN.
     pub tun_rx: Vec<Vec<u8>>,
+}
+
+impl Deref for Host {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+impl DerefMut for Host {
+    fn deref_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
 }
 
 /// A datagram on the wire.
@@ -33,10 +54,11 @@ pub struct Wire {
 /// Decides which datagrams the wire loses.
 pub type DropFilter = Box<dyn FnMut(&Wire) -> bool>;
 
-/// Devices, the wire between them, and the clock.
+/// Hosts, the wire between them, and the clock.
 pub struct Net {
-    pub nodes: Vec<Node>,
-    pub now: Now,
+    pub nodes: Vec<Host>,
+    pub clock: Clock,
+    wire: MemNetwork,
     /// Everything sent, in order (for inspection).
     pub log: Vec<Wire>,
     pub in_flight: VecDeque<Wire>,
@@ -70,25 +92,33 @@ impl Net {
     pub fn new() -> Self {
         Self {
             nodes: Vec::new(),
-            now: Now {
+            clock: Clock::manual(Now {
                 mono: Duration::from_secs(1000),
                 wall: Duration::from_secs(1_700_000_000),
-            },
+            }),
+            wire: MemNetwork::held(),
             log: Vec::new(),
             in_flight: VecDeque::new(),
             drop_filter: None,
         }
     }
 
-    /// Add a device with private key `seed` listening at 192.0.2.`seed`:51820.
+    /// The virtual time.
+    pub fn now(&self) -> Now {
+        self.clock.now()
+    }
+
+    /// Add a host with private key `seed` listening at 192.0.2.`seed`:51820.
     pub fn add_node(&mut self, seed: u8) -> usize {
         let mut dev = Device::new(Box::new(StdRng::seed_from_u64(u64::from(seed))));
         let k = key(seed);
         let public = k.public_key();
         dev.set_private_key(Some(k));
-        self.nodes.push(Node {
-            dev,
-            addr: sock(seed, 51820),
+        let addr = sock(seed, 51820);
+        let node = Node::new(dev, &self.wire, addr, self.clock.clone()).unwrap();
+        self.nodes.push(Host {
+            node,
+            addr,
             public,
             tun_rx: Vec::new(),
         });
@@ -121,7 +151,7 @@ impl Net {
         if both_endpoints {
             self.nodes[b].dev.set_endpoint(idb, addr_a).unwrap();
         }
-        let ip = |n: &Node| {
+        let ip = |n: &Host| {
             format!(
                 "10.0.0.{}/32",
                 n.addr.ip().to_string().rsplit('.').next().unwrap()
@@ -139,50 +169,68 @@ impl Net {
         (ida, idb)
     }
 
-    /// Collect every node's outputs: datagrams onto the wire, TUN writes into `tun_rx`.
+    /// Collect every node's outputs: datagrams onto the wire (from the sender's `addr`), TUN
+    /// writes into `tun_rx`.
     pub fn collect(&mut self) {
         for n in &mut self.nodes {
             assert!(
-                n.dev.timer_index_is_sound(),
+                n.node.dev.timer_index_is_sound(),
                 "an armed timer has no heap entry"
             );
-            let outs: Vec<Output> = n.dev.drain_outputs().collect();
-            for o in outs {
-                match o {
-                    Output::Transmit { to, bytes, link } => {
-                        // The wire takes every datagram: count it as the driver does.
-                        if let Some(l) = &link {
-                            l.add_tx(bytes.len());
-                        }
-                        let w = Wire {
-                            from: n.addr,
-                            to,
-                            bytes,
-                        };
-                        self.log.push(w.clone());
-                        self.in_flight.push_back(w);
-                    }
-                    Output::TunWrite(p) => n.tun_rx.push(p),
-                }
-            }
+            let written = n.node.tun.collect(usize::MAX, Some(Duration::ZERO));
+            n.tun_rx.extend(written.unwrap());
+        }
+        for d in self.wire.take_held() {
+            let Some(sender) = self.nodes.iter().find(|n| n.node.addr() == d.src) else {
+                continue;
+            };
+            let w = Wire {
+                from: sender.addr,
+                to: d.dst,
+                bytes: d.bytes,
+            };
+            self.log.push(w.clone());
+            self.in_flight.push_back(w);
         }
     }
 
-    /// Deliver everything in flight (and whatever it provokes) until the wire is quiet.
+    /// Hand `w` to the host at `w.to` (whatever its source) and let that host run.
+    pub fn deliver(&mut self, w: &Wire) {
+        if let Some(n) = self.nodes.iter_mut().find(|n| n.addr == w.to) {
+            self.wire.deliver(w.from, n.node.addr(), &w.bytes);
+            n.node.step();
+        }
+    }
+
+    /// Let every host run, then deliver everything in flight (and whatever it provokes) until
+    /// the wire is quiet: each
+    /// round hands every datagram in flight to its host's UDP inbox, then runs the hosts, so
+    /// a host receives them as one batch.
     pub fn run(&mut self) {
+        // Hosts whose configuration changed since they last ran send what that asked for.
+        for n in &mut self.nodes {
+            n.node.step();
+        }
         for _ in 0..10_000 {
             self.collect();
-            let Some(w) = self.in_flight.pop_front() else {
+            if self.in_flight.is_empty() {
                 return;
-            };
-            if let Some(f) = self.drop_filter.as_mut() {
-                if f(&w) {
+            }
+            let mut woken = vec![false; self.nodes.len()];
+            for w in std::mem::take(&mut self.in_flight) {
+                if self.drop_filter.as_mut().is_some_and(|f| f(&w)) {
                     continue;
                 }
+                if let Some(i) = self.nodes.iter().position(|n| n.addr == w.to) {
+                    self.wire
+                        .deliver(w.from, self.nodes[i].node.addr(), &w.bytes);
+                    woken[i] = true;
+                }
             }
-            let now = self.now;
-            if let Some(n) = self.nodes.iter_mut().find(|n| n.addr == w.to) {
-                let _ = n.dev.handle_datagram(w.from, &w.bytes, now);
+            for (n, woken) in self.nodes.iter_mut().zip(woken) {
+                if woken {
+                    n.node.step();
+                }
             }
         }
         panic!("simulation did not settle");
@@ -190,36 +238,39 @@ impl Net {
 
     /// Send a packet into node `i`'s TUN and run the network.
     pub fn send(&mut self, i: usize, packet: &[u8]) {
-        let now = self.now;
-        self.nodes[i].dev.handle_tun_packet(packet, now);
+        self.inject(i, packet);
         self.run();
+    }
+
+    /// Send a packet into node `i`'s TUN and let that node run; what it sends stays in flight
+    /// (after `collect`).
+    pub fn inject(&mut self, i: usize, packet: &[u8]) {
+        assert!(self.nodes[i].node.tun.inject(packet), "TUN queue full");
+        self.nodes[i].node.step();
     }
 
     /// Earliest deadline of any node.
     pub fn next_deadline(&mut self) -> Option<Duration> {
         self.nodes
             .iter_mut()
-            .filter_map(|n| n.dev.poll_timeout())
+            .filter_map(|n| n.node.poll_timeout())
             .min()
     }
 
     /// Advance the clock by `d`, firing every timer on the way at its own deadline.
     pub fn advance(&mut self, d: Duration) {
-        let end = self.now.mono + d;
+        let end = self.now().mono + d;
         for _ in 0..1_000_000 {
             match self.next_deadline() {
                 Some(t) if t <= end => {
-                    let step = t.saturating_sub(self.now.mono);
-                    self.now = self.now.after(step);
-                    let now = self.now;
+                    self.clock.advance_to(t);
                     for n in &mut self.nodes {
-                        n.dev.handle_timeout(now);
+                        n.node.step();
                     }
                     self.run();
                 }
                 _ => {
-                    let step = end.saturating_sub(self.now.mono);
-                    self.now = self.now.after(step);
+                    self.clock.advance_to(end);
                     return;
                 }
             }
