@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use super::clock::Clock;
 use super::workers::{ControlHandle, Job};
-use crate::platform::{Bind, Outgoing, PacketBuf, Tun};
+use crate::platform::{Bind, Outgoing, Tun};
 use crate::proto::device::{Device, Output};
 use crate::proto::gate::{CookieRequest, Gate};
 use crate::proto::link::Link;
@@ -224,34 +224,22 @@ impl Shared {
         }
     }
 
-    /// Send datagrams and write TUN packets the device asked for (control path: allocates).
+    /// Send the datagrams the device asked for (control path: handshake messages, cookie
+    /// replies, keepalives and packets that waited for a handshake; one send each).
     pub fn carry_out(&self, outputs: &mut Vec<Output>) {
         if outputs.is_empty() {
             return;
         }
         let bind = self.bind();
-        let mut tun_packets = Vec::new();
         for o in outputs.drain(..) {
-            match o {
-                Output::Transmit { to, bytes, link } => {
-                    match bind.send_batch(&[Outgoing::one(to, &bytes)]) {
-                        Ok(_) => {
-                            if let Some(l) = &link {
-                                l.add_tx(bytes.len());
-                            }
-                        }
-                        Err(e) => log_send_failure(link.as_deref(), &bytes, &e),
+            let Output::Transmit { to, bytes, link } = o;
+            match bind.send_batch(&[Outgoing::one(to, &bytes)]) {
+                Ok(_) => {
+                    if let Some(l) = &link {
+                        l.add_tx(bytes.len());
                     }
                 }
-                Output::TunWrite(p) => tun_packets.push(PacketBuf::from_packet(
-                    crate::platform::tun::TUN_HEADROOM,
-                    &p,
-                )),
-            }
-        }
-        if !tun_packets.is_empty() {
-            if let Err(e) = self.tun.send_batch(&mut tun_packets) {
-                tracing::debug!("TUN write: {e}");
+                Err(e) => log_send_failure(link.as_deref(), &bytes, &e),
             }
         }
     }

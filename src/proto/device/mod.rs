@@ -34,7 +34,9 @@ pub use recv::{inner_packet_len, ReceiveError, Received};
 
 pub use super::gate::UNDER_LOAD_QUEUE_LEN;
 
-/// Something the driver must do.
+/// Something the driver must do for the control plane. Transport data moves through the
+/// [`Plane`] on the packet threads, never through here, except for what the control plane
+/// itself sends: keepalives and packets that waited for a handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Send a UDP datagram.
@@ -47,8 +49,6 @@ pub enum Output {
         /// replies, which belong to no peer).
         link: Option<Arc<Link>>,
     },
-    /// Write a decrypted IP packet to the TUN device.
-    TunWrite(Vec<u8>),
 }
 
 /// Why a configuration change was refused. The device is unchanged.

@@ -1,11 +1,12 @@
-//! Datagrams handed to the device (whitepaper §5.4, §5.4.6): handshake messages, and transport
-//! data one datagram at a time through the data plane's own steps (`Plane::prepare_receive`,
-//! `Plane::complete_receive`), for tests and simulations.
+//! Handshake datagrams handed to the control plane (whitepaper §5.4.2–§5.4.7): initiations,
+//! responses and cookie replies. Transport messages never come here: the driver's packet
+//! threads open them through the data plane (`Plane::prepare_receive`, `Plane::accept`,
+//! `Plane::deliverable`), and so do simulations (`driver::node`).
 
 use std::net::SocketAddr;
 
 use super::handshakes::HandshakeDrop;
-use super::{Device, Output};
+use super::Device;
 use crate::proto::messages::{parse, Message, WireError};
 use crate::proto::time::Now;
 
@@ -18,10 +19,10 @@ pub enum ReceiveError {
     Handshake(HandshakeDrop),
     /// The receiver index names no live keypair.
     UnknownIndex,
+    /// A transport message: the data plane's to open, not the control plane's.
+    Transport,
     /// The keypair is past REJECT_AFTER_TIME.
     Expired,
-    /// The ciphertext did not authenticate.
-    Decrypt,
     /// The counter was seen before or is too old.
     Replay,
     /// The decrypted packet is not a valid IPv4/IPv6 packet.
@@ -40,7 +41,8 @@ pub enum Received {
 }
 
 impl Device {
-    /// A datagram from the network. Drops are silent on the wire; the reason is returned.
+    /// A handshake message from the network. Drops are silent on the wire; the reason is
+    /// returned.
     pub fn handle_datagram(
         &mut self,
         from: SocketAddr,
@@ -64,32 +66,7 @@ impl Device {
                 self.on_cookie_reply(bytes, m.receiver, from, now)
                     .map_err(ReceiveError::Handshake)?;
             }
-            Message::Transport(h, payload) => {
-                // The packet threads' path, one datagram at a time, with a copy.
-                self.publish();
-                let ticket = self.plane.prepare_receive(h, now.mono)?;
-                let mut plain = payload.to_vec();
-                let n = ticket
-                    .session
-                    .keypair
-                    .open(ticket.counter, &mut plain)
-                    .map_err(|_| ReceiveError::Decrypt)?;
-                plain.truncate(n);
-                let view = self.plane.view();
-                let received = self.plane.complete_receive(
-                    &view,
-                    &ticket,
-                    from,
-                    &plain,
-                    bytes.len(),
-                    now.mono,
-                );
-                self.poll_requests(now);
-                if let Received::Packet(len) = received? {
-                    plain.truncate(len);
-                    self.outbox.push_back(Output::TunWrite(plain));
-                }
-            }
+            Message::Transport(..) => return Err(ReceiveError::Transport),
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
-//! Control-plane sends (whitepaper §5.4.6, §6.2): route a packet handed to the device, stage it
-//! while a handshake runs, and flush what is staged once a session exists. Packet threads do
-//! the same through [`Plane`](crate::proto::plane::Plane) without the device; both use the
-//! plane's `prepare_send` and `note_sent`.
+//! Control-plane sends (whitepaper §5.4.6, §6.2): flush the packets a peer's link staged while
+//! it had no session, once one exists, and keepalives the timers ask for. Packet threads send
+//! everything else through [`Plane`](crate::proto::plane::Plane); both use the plane's
+//! `prepare_send` and `note_sent`.
 
 use std::sync::Arc;
 
@@ -31,22 +31,6 @@ impl SendTicket {
 }
 
 impl Device {
-    /// A packet read from the TUN device outside the packet threads (tests, simulations):
-    /// route it to its peer and send or stage it.
-    pub fn handle_tun_packet(&mut self, packet: &[u8], now: Now) {
-        self.publish();
-        if !self.up {
-            return;
-        }
-        let view = self.plane.view();
-        let Some(link) = view.route(packet).cloned() else {
-            return;
-        };
-        link.stage(packet.to_vec());
-        self.send_staged(link.id, now);
-        self.poll_requests(now);
-    }
-
     /// Send what is staged for the peer if it has a usable session; otherwise start a handshake.
     pub(super) fn send_staged(&mut self, id: PeerId, now: Now) {
         let Some(link) = self.peers.get(&id).map(|p| Arc::clone(&p.link)) else {
