@@ -30,6 +30,8 @@ use crate::proto::time::Now;
 const POOL: usize = 64;
 /// Steps per input.
 const STEPS: usize = 96;
+/// Per-source tables of the handshake gate (`proto::gate::Gate::tracked_sources`).
+const GATE_TABLES: usize = 3;
 /// Datagrams one step may make B send (a full staged queue flushed, plus handshakes).
 const MAX_OUTPUTS_PER_STEP: usize = 2 * MAX_STAGED_PACKETS + 8;
 
@@ -308,10 +310,13 @@ fn check(w: &mut World) {
         "staged {}",
         sizes.staged
     );
+    // The gate keeps three per-source tables (cookie-less budget, whitepaper limiter, cookie
+    // replies): a source has at most one entry in each.
     assert!(
-        sizes.limiter <= w.sources.len(),
-        "limiter {} > sources",
-        sizes.limiter
+        sizes.limiter <= GATE_TABLES * w.sources.len(),
+        "limiter {} > {GATE_TABLES} x {} sources",
+        sizes.limiter,
+        w.sources.len()
     );
     // One handshake and three keypairs (previous, current, next) per peer. A simultaneous
     // initiation used to leak the handshake's old index (issue 13, defect 3; re-found by this
