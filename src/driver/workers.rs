@@ -163,11 +163,7 @@ fn cookie_replies(
 /// One queued handshake message (admitted by the gate before it was queued).
 fn handshake(sh: &Shared, dev: &mut Device, job: &HandshakeJob) {
     let (from, bytes) = (job.from, job.bytes());
-    let backlog = sh
-        .handshake_backlog
-        .fetch_sub(1, Ordering::Relaxed)
-        .saturating_sub(1);
-    dev.set_handshake_queue_len(backlog);
+    sh.handshake_backlog.fetch_sub(1, Ordering::Relaxed);
     if let Err(e) = dev.handle_admitted(from, bytes, sh.clock.now()) {
         log_handshake_drop(from, bytes, e);
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::Device;
-use crate::proto::gate::{CookieRequest, Refusal};
+use crate::proto::gate::CookieRequest;
 use crate::proto::handshake::consume_initiation;
 use crate::proto::index::IndexKind;
 use crate::proto::messages::{Initiation, Response};
@@ -66,34 +66,6 @@ impl Device {
         self.reschedule(id);
     }
 
-    /// mac1, the cookie-less budget, and under load mac2 plus the rate limit (`gate.rs`).
-    /// `Ok` means process the message; a refusal that calls for a cookie reply queues one.
-    pub(super) fn check_handshake_macs(
-        &mut self,
-        bytes: &[u8],
-        from: SocketAddr,
-        now: Now,
-    ) -> Result<(), HandshakeDrop> {
-        let queue_len = self.handshake_queue_len;
-        let verdict = self.gate().admit(bytes, from, queue_len, now.mono);
-        match verdict {
-            Ok(()) => Ok(()),
-            Err(Refusal::BadMac1) => Err(HandshakeDrop::BadMac1),
-            Err(Refusal::RateLimited | Refusal::RepliesSpent) => Err(HandshakeDrop::RateLimited),
-            Err(Refusal::NeedsCookie) => {
-                if let Some(req) = CookieRequest::of(bytes, from) {
-                    let reply = self.cookie_reply(&req, now);
-                    self.outbox.push_back(super::Output::Transmit {
-                        to: from,
-                        bytes: reply.to_vec(),
-                        link: None,
-                    });
-                }
-                Err(HandshakeDrop::CookieSent)
-            }
-        }
-    }
-
     /// The cookie reply to a message the gate refused with `NeedsCookie`.
     pub fn cookie_reply(
         &mut self,
@@ -110,7 +82,9 @@ impl Device {
     }
 
     /// An initiation, response or cookie reply that the gate has admitted already (the
-    /// daemon's packet thread checks before queueing): the Noise step, or the cookie.
+    /// packet thread checks mac1, the budget, mac2 and the rate limit before queueing, in
+    /// `driver/inbound.rs`): the Noise step, or the cookie. Drops are silent on the wire; the
+    /// reason is returned.
     pub fn handle_admitted(
         &mut self,
         from: SocketAddr,
@@ -119,13 +93,13 @@ impl Device {
     ) -> Result<(), super::ReceiveError> {
         use super::ReceiveError;
         use crate::proto::messages::{parse, Message};
-        match parse(bytes).map_err(ReceiveError::Malformed)? {
+        let done = match parse(bytes).map_err(ReceiveError::Malformed)? {
             Message::Initiation(m) => self.on_initiation(&m, bytes.len(), from, now).map(drop),
             Message::Response(m) => self.on_response(&m, bytes.len(), from, now).map(drop),
             Message::CookieReply(m) => self.on_cookie_reply(bytes, m.receiver, from, now),
-            Message::Transport(..) => Err(HandshakeDrop::Rejected),
-        }
-        .map_err(ReceiveError::Handshake)
+            Message::Transport(..) => return Err(ReceiveError::Transport),
+        };
+        done.map_err(ReceiveError::Handshake)
     }
 
     /// Responder: an initiation passed the mac checks.

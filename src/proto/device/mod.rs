@@ -93,7 +93,6 @@ pub struct Device {
     /// messages before they are queued (`gate.rs`). Held for microseconds, never across a
     /// Noise step.
     gate: Arc<Mutex<Gate>>,
-    handshake_queue_len: usize,
     up: bool,
     outbox: VecDeque<Output>,
     rng: DynRng,
@@ -128,7 +127,6 @@ impl Device {
             indices: IndexTable::default(),
             deadlines: BinaryHeap::new(),
             gate: Arc::new(Mutex::new(Gate::new(&PublicKey::default()))),
-            handshake_queue_len: 0,
             up: true,
             outbox: VecDeque::new(),
             rng,
@@ -373,11 +371,6 @@ impl Device {
             }
             self.reschedule(id);
         }
-    }
-
-    /// Tell the device how many handshake messages wait in the driver's queue (load signal).
-    pub fn set_handshake_queue_len(&mut self, len: usize) {
-        self.handshake_queue_len = len;
     }
 
     /// The handshake gate, for the thread that admits handshake messages before queueing.

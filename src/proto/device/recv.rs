@@ -1,14 +1,11 @@
-//! Handshake datagrams handed to the control plane (whitepaper §5.4.2–§5.4.7): initiations,
-//! responses and cookie replies. Transport messages never come here: the driver's packet
+//! What the control plane says of a dropped datagram. Handshake messages reach it through
+//! `Device::handle_admitted` (`handshakes.rs`) after the gate admitted them (`proto/gate.rs`,
+//! on the packet thread). Transport messages never come here: the driver's packet
 //! threads open them through the data plane (`Plane::prepare_receive`, `Plane::accept`,
 //! `Plane::deliverable`), and so do simulations (`driver::node`).
 
-use std::net::SocketAddr;
-
 use super::handshakes::HandshakeDrop;
-use super::Device;
-use crate::proto::messages::{parse, Message, WireError};
-use crate::proto::time::Now;
+use crate::proto::messages::WireError;
 
 /// Why a datagram was dropped. Nothing in any session changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,38 +35,6 @@ pub enum Received {
     Keepalive,
     /// An IP packet of this length (padding removed) to write to the TUN device.
     Packet(usize),
-}
-
-impl Device {
-    /// A handshake message from the network. Drops are silent on the wire; the reason is
-    /// returned.
-    pub fn handle_datagram(
-        &mut self,
-        from: SocketAddr,
-        bytes: &[u8],
-        now: Now,
-    ) -> Result<(), ReceiveError> {
-        match parse(bytes).map_err(ReceiveError::Malformed)? {
-            Message::Initiation(m) => {
-                self.check_handshake_macs(bytes, from, now)
-                    .map_err(ReceiveError::Handshake)?;
-                self.on_initiation(&m, bytes.len(), from, now)
-                    .map_err(ReceiveError::Handshake)?;
-            }
-            Message::Response(m) => {
-                self.check_handshake_macs(bytes, from, now)
-                    .map_err(ReceiveError::Handshake)?;
-                self.on_response(&m, bytes.len(), from, now)
-                    .map_err(ReceiveError::Handshake)?;
-            }
-            Message::CookieReply(m) => {
-                self.on_cookie_reply(bytes, m.receiver, from, now)
-                    .map_err(ReceiveError::Handshake)?;
-            }
-            Message::Transport(..) => return Err(ReceiveError::Transport),
-        }
-        Ok(())
-    }
 }
 
 /// The length an IPv4/IPv6 header claims, if it fits in `plain` (padding follows it).
