@@ -43,13 +43,14 @@ use super::limiter::RateLimiter;
 pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
 
 /// Cookie replies a second one source (an IPv4 address, an IPv6 /64) can earn, after a burst
-/// of `REPLIES_BURST`. A client needs one per initiation (one per 5 s); a hundred clients
-/// behind one NAT that all need one at once get theirs within a second; a flood costs at most
-/// this many replies per source (a few microseconds each) instead of one per packet, so that
-/// 256 flooding addresses cannot keep the control thread busy writing replies.
-pub const REPLIES_PER_SECOND: u64 = 100;
+/// of `REPLIES_BURST`: the whitepaper's handshake rate, so a source that spent its budget of
+/// cookie-less messages can earn as many cookies as it could have had messages processed. A
+/// client needs one per initiation (one per 5 s); a flood costs at most this many replies per
+/// source (a few microseconds each) instead of one per packet, so that 256 flooding addresses
+/// cannot keep the control thread busy writing replies.
+pub const REPLIES_PER_SECOND: u64 = 20;
 /// See `REPLIES_PER_SECOND`.
-pub const REPLIES_BURST: u64 = 100;
+pub const REPLIES_BURST: u64 = 20;
 
 /// Why the gate refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
