@@ -6,6 +6,10 @@
 //! it) answers a message without a valid mac2 with a cookie reply instead of processing it,
 //! and rate-limits the messages whose mac2 is valid per source.
 //!
+//! Under load, a source not seen within the last second still has its first message
+//! processed (`FRESH_PER_SECOND` for all such sources together): a flood's addresses are
+//! never new, a new client is.
+//!
 //! Cookie replies are limited too, per source (`REPLIES_PER_SECOND`), so a flood from few
 //! addresses costs few replies.
 //!
@@ -36,7 +40,7 @@ use std::time::Duration;
 use super::constants::{MAC_LEN, MESSAGE_COOKIE_REPLY_SIZE, UNDER_LOAD_AFTER_TIME};
 use super::cookie::{mac1_of, CookieChecker};
 use super::keys::PublicKey;
-use super::limiter::RateLimiter;
+use super::limiter::{RateLimiter, TokenBucket};
 
 /// The handshake queue length from which the device is under load (wireguard-go's
 /// QueueHandshakeSize / 8).
@@ -51,6 +55,13 @@ pub const UNDER_LOAD_QUEUE_LEN: usize = 128;
 pub const REPLIES_PER_SECOND: u64 = 20;
 /// See `REPLIES_PER_SECOND`.
 pub const REPLIES_BURST: u64 = 20;
+
+/// First messages from new sources processed a second while under load, all sources
+/// together. A flood's own sources are not new (they were seen within the second), so under
+/// load a new client's first initiation is still processed at once instead of after a cookie
+/// round trip (5 s); an attacker who cycles through fresh addresses gets at most this many
+/// X25519s a second out of it (a few percent of a core), competing with new clients.
+pub const FRESH_PER_SECOND: u64 = 200;
 
 /// Why the gate refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +108,8 @@ pub struct Gate {
     budget: RateLimiter,
     /// Cookie replies per source.
     replies: RateLimiter,
+    /// First messages from sources not seen for a second, let through under load.
+    fresh: TokenBucket,
     last_under_load: Option<Duration>,
 }
 
@@ -114,6 +127,7 @@ impl Gate {
             limiter: RateLimiter::new(),
             budget: RateLimiter::new(),
             replies: RateLimiter::per_second(REPLIES_PER_SECOND, REPLIES_BURST),
+            fresh: TokenBucket::new(FRESH_PER_SECOND, FRESH_PER_SECOND),
             last_under_load: None,
         }
     }
@@ -152,10 +166,11 @@ impl Gate {
             return Err(Refusal::BadMac1);
         }
         let under_load = self.under_load(queue_len, now);
+        let fresh = !self.budget.knows(now, from.ip());
         // Charged under load too: a flood's sources stay spent when the load lifts, instead
         // of bursting again together and putting the device straight back under load.
         let within_budget = self.budget.allow(now, from.ip());
-        if within_budget && !under_load {
+        if within_budget && (!under_load || (fresh && self.fresh.take(now))) {
             return Ok(());
         }
         if !self.checker.mac2_valid(msg, from, now) {

@@ -60,6 +60,49 @@ struct Bucket {
     tokens: u64,
 }
 
+impl Bucket {
+    /// Earn tokens for the time since `last`, up to `max`, then spend `cost` if there are
+    /// enough; true when spent.
+    fn take(&mut self, now: u64, cost: u64, max: u64) -> bool {
+        // A clock that went backwards earns nothing and does not rewind `last`.
+        let earned = now.saturating_sub(self.last);
+        let tokens = self.tokens.saturating_add(earned).min(max);
+        self.last = self.last.max(now);
+        let ok = tokens >= cost;
+        self.tokens = if ok { tokens - cost } else { tokens };
+        ok
+    }
+}
+
+/// One token bucket for everybody: `per_second` after a burst of `burst`.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    bucket: Bucket,
+    cost: u64,
+    max: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(per_second: u64, burst: u64) -> Self {
+        let cost = 1_000_000_000 / per_second.clamp(1, 1_000_000_000);
+        let max = cost.saturating_mul(burst.max(1));
+        Self {
+            bucket: Bucket {
+                last: 0,
+                tokens: max,
+            },
+            cost,
+            max,
+        }
+    }
+
+    /// Spend one token at `now`; true when there was one.
+    pub fn take(&mut self, now: Duration) -> bool {
+        self.bucket.take(nanos(now), self.cost, self.max)
+    }
+}
+
 /// Token buckets for handshake packets, one per source address (or IPv6 /64).
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
@@ -122,17 +165,7 @@ impl RateLimiter {
         let now = nanos(now);
         let key = SourceKey::of(ip);
         if let Some(b) = self.table.get_mut(&key) {
-            // A clock that went backwards earns nothing and does not rewind `last`.
-            let earned = now.saturating_sub(b.last);
-            let tokens = b.tokens.saturating_add(earned).min(self.token_max);
-            b.last = b.last.max(now);
-            let ok = tokens >= self.packet_cost;
-            b.tokens = if ok {
-                tokens - self.packet_cost
-            } else {
-                tokens
-            };
-            return ok;
+            return b.take(now, self.packet_cost, self.token_max);
         }
         if self.table.len() >= self.max_entries {
             return false;
@@ -143,6 +176,14 @@ impl RateLimiter {
         };
         self.table.insert(key, bucket);
         true
+    }
+
+    /// True when `ip` has a bucket that was used within the last second (an older one is as
+    /// good as gone: `gc` collects it and it would be full again anyway).
+    pub fn knows(&self, now: Duration, ip: IpAddr) -> bool {
+        self.table
+            .get(&SourceKey::of(ip))
+            .is_some_and(|b| nanos(now).saturating_sub(b.last) <= nanos(IDLE_TIMEOUT))
     }
 
     /// Drop sources idle for more than one second (their buckets would be full again anyway).
@@ -195,6 +236,27 @@ mod tests {
         // Nobody calls gc: the stale sources go on the next packet a second later.
         assert!(r.allow(T0 + ms(1_600), newcomer));
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn one_bucket_for_everybody() {
+        let mut b = TokenBucket::new(100, 10);
+        assert_eq!((0..20).filter(|_| b.take(T0)).count(), 10, "burst");
+        assert!(!b.take(T0 + ms(9)));
+        assert!(b.take(T0 + ms(10)), "one per 10 ms");
+    }
+
+    #[test]
+    fn known_sources_are_the_recent_ones() {
+        let mut r = RateLimiter::new();
+        let a = ip("192.0.2.1");
+        assert!(!r.knows(T0, a));
+        assert!(r.allow(T0, a));
+        assert!(r.knows(T0 + ms(1_000), a));
+        assert!(
+            !r.knows(T0 + ms(1_001), a),
+            "idle for over a second: as good as new"
+        );
     }
 
     #[test]

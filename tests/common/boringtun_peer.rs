@@ -104,7 +104,7 @@ pub struct Link {
     pub bt_errors: Vec<String>,
 }
 
-fn wgrs_private() -> PrivateKey {
+pub fn wgrs_private() -> PrivateKey {
     PrivateKey::from_bytes([0x11; 32])
 }
 

@@ -125,8 +125,14 @@ fn under_load_mac2_is_needed_and_rate_limited() {
     let m = initiation(&mut rng, &mut gen, T0);
     assert_eq!(
         gate.admit(&m, src, UNDER_LOAD_QUEUE_LEN, T0),
+        Ok(()),
+        "under load, a new source's first message is processed"
+    );
+    let m = initiation(&mut rng, &mut gen, T0);
+    assert_eq!(
+        gate.admit(&m, src, UNDER_LOAD_QUEUE_LEN, T0),
         Err(Refusal::NeedsCookie),
-        "under load, a first message without a cookie needs one"
+        "under load, a known source's message without a cookie needs one"
     );
     let reply = gate.cookie_reply(&CookieRequest::of(&m, src).expect("request"), T0, &mut rng);
     assert_eq!(gen.consume_reply(&reply, T0), Ok(()));
@@ -160,7 +166,9 @@ fn a_source_that_flooded_under_load_is_still_spent_when_the_load_lifts() {
         let queue = if i < 1_000 { UNDER_LOAD_QUEUE_LEN } else { 0 };
         let m = initiation(&mut rng, &mut gen, now);
         let verdict = gate.admit(&m, src, queue, now);
-        if i < 3_000 {
+        if i == 0 {
+            assert!(verdict.is_ok(), "a new source's first message is processed");
+        } else if i < 3_000 {
             assert!(verdict.is_err(), "message {i}: under load, no cookie");
         } else if verdict.is_ok() {
             passed_after += 1;
@@ -178,6 +186,41 @@ fn a_source_that_flooded_under_load_is_still_spent_when_the_load_lifts() {
 }
 
 #[test]
+fn under_load_a_new_source_has_its_first_message_processed() {
+    let (mut gate, mut gen, mut rng) = setup();
+    let busy = UNDER_LOAD_QUEUE_LEN;
+    // The flood's addresses are known: under load they need cookies.
+    for i in 0..600u64 {
+        let now = T0 + Duration::from_micros(i);
+        let src = SocketAddr::from(([198, 51, 100, (i % 3) as u8], 7));
+        let m = initiation(&mut rng, &mut gen, now);
+        let v = gate.admit(&m, src, busy, now);
+        assert!(i < 3 || v.is_err(), "flood message {i}: {v:?}");
+    }
+    let now = T0 + Duration::from_millis(1);
+    let client = addr("203.0.113.9:51820");
+    let m = initiation(&mut rng, &mut gen, now);
+    assert_eq!(
+        gate.admit(&m, client, busy, now),
+        Ok(()),
+        "a new client's first"
+    );
+    assert_eq!(
+        gate.admit(&m, client, busy, now),
+        Err(Refusal::NeedsCookie),
+        "its second needs a cookie, as the whitepaper has it"
+    );
+    // All new sources together get FRESH_PER_SECOND such passes.
+    let passed = (0..1_000u32)
+        .filter(|i| {
+            let src = SocketAddr::from(([10, 9, (i >> 8) as u8, *i as u8], 1));
+            gate.admit(&m, src, busy, now).is_ok()
+        })
+        .count();
+    assert_eq!(passed, FRESH_PER_SECOND as usize - 4);
+}
+
+#[test]
 fn a_zero_or_stale_mac2_is_no_cookie() {
     let (mut gate, mut gen, mut rng) = setup();
     let src = addr("192.0.2.8:1");
@@ -186,6 +229,17 @@ fn a_zero_or_stale_mac2_is_no_cookie() {
         &m[MESSAGE_INITIATION_SIZE - 16..],
         &[0; 16],
         "no cookie: mac2 is zero"
+    );
+    let busy = UNDER_LOAD_QUEUE_LEN;
+    assert_eq!(
+        gate.admit(&m, src, busy, T0),
+        Ok(()),
+        "new source: processed"
+    );
+    assert_eq!(
+        gate.admit(&m, src, busy, T0),
+        Err(Refusal::NeedsCookie),
+        "a zero mac2 is no cookie"
     );
     let req = CookieRequest::of(&m, src).expect("request");
     assert_eq!(
@@ -201,7 +255,12 @@ fn a_zero_or_stale_mac2_is_no_cookie() {
     // itself (it has no generator), so the old cookie simply stops counting.
     let later = T0 + Duration::from_secs(121);
     assert_eq!(
-        gate.admit(&with_cookie, src, UNDER_LOAD_QUEUE_LEN, later),
+        gate.admit(&m, src, busy, later),
+        Ok(()),
+        "new again after 2 min"
+    );
+    assert_eq!(
+        gate.admit(&with_cookie, src, busy, later),
         Err(Refusal::NeedsCookie)
     );
 }
