@@ -1,7 +1,9 @@
 //! The outbound and inbound batch steps that hand runs of packets to the cipher: packets under
 //! different keypairs interleaved in one batch, each sealed or opened with its own keypair and
-//! counter; a forged message dropped without disturbing the others in its run.
+//! counter; a forged message dropped without disturbing the others in its run; the same with
+//! the batch split over crypto workers.
 
+use crate::driver::pool::CryptoPool;
 use crate::proto::handshake::SessionKeys;
 use crate::proto::keypair::{Keypair, Session};
 use crate::proto::keys::PublicKey;
@@ -51,9 +53,15 @@ mod outbound {
                 counter: 1000 + i as u64,
             })
             .collect();
-        let datagrams = seal_arena(&packets);
+        // The owner alone, then with two pool workers (40 full packets: the batch forks).
+        for pool in [CryptoPool::new(1), CryptoPool::new(3)] {
+            check_sealed(&keys, &packets, &seal_arena(&pool, &packets));
+        }
+    }
+
+    fn check_sealed(keys: &[Arc<Session>; 2], packets: &[Packet], datagrams: &[Vec<u8>]) {
         assert_eq!(datagrams.len(), packets.len());
-        for (i, (p, d)) in packets.iter().zip(&datagrams).enumerate() {
+        for (i, (p, d)) in packets.iter().zip(datagrams).enumerate() {
             let counter = u64::from_le_bytes(d[8..16].try_into().unwrap());
             assert_eq!(counter, p.counter, "packet {i}: header counter");
             let mut payload = d[16..].to_vec();
@@ -97,12 +105,14 @@ mod inbound {
                 }
             })
             .collect();
-        let opened = open_buffers(&messages);
-        assert_eq!(opened.len(), messages.len());
-        for (i, got) in opened.iter().enumerate() {
-            match i {
-                17 | 30 => assert_eq!(got, &None, "message {i} must not be delivered"),
-                _ => assert_eq!(got.as_deref(), Some(&plain(i, 1408)[..]), "message {i}"),
+        for pool in [CryptoPool::new(1), CryptoPool::new(3)] {
+            let opened = open_buffers(&pool, &messages);
+            assert_eq!(opened.len(), messages.len());
+            for (i, got) in opened.iter().enumerate() {
+                match i {
+                    17 | 30 => assert_eq!(got, &None, "message {i} must not be delivered"),
+                    _ => assert_eq!(got.as_deref(), Some(&plain(i, 1408)[..]), "message {i}"),
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Inbound data path: UDP batches (GRO super-buffers split into datagrams) → handshake
 //! messages to the handshake worker; transport messages matched to sessions through the
-//! published index map, opened in place, checked (replay, AllowedIPs), then written to the TUN
-//! as one batch. No device lock anywhere (docs/ARCHITECTURE.md).
+//! published index map, opened in place (a large batch on the crypto workers, `driver/pool.rs`),
+//! checked in batch order (replay, AllowedIPs), then written to the TUN as one batch. No device lock anywhere (docs/ARCHITECTURE.md).
 
 use crossbeam_channel::Sender;
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pool::{CryptoPool, Job, Op};
 use super::shared::Shared;
 use crate::platform::tun::{is_shutdown, PacketRef};
 use crate::platform::udp::MAX_RECV_LEN;
@@ -129,7 +130,7 @@ impl Inbound {
             let more = classify(sh, s, n, &mut cursor, &self.handshakes);
             handled += s.transport.len();
             match_keypairs(sh, s);
-            open_all(s);
+            open_all(&sh.crypto, s);
             complete_all(sh, s);
             write_tun(sh, s);
             if !more {
@@ -260,72 +261,56 @@ fn match_keypairs(sh: &Shared, s: &mut Scratch) {
     }
 }
 
-/// Payloads handed to the cipher per call at most (sixteen lanes: `platform::avx512`).
-const RUN: usize = 16;
-
-/// Outside any lock: decrypt in place, in runs of messages under one keypair; a failure
-/// clears the ticket.
-fn open_all(s: &mut Scratch) {
+/// Outside any lock: decrypt in place, on the crypto workers when the batch is large
+/// (`driver/pool.rs`); a failure clears the ticket. Results stay in batch order.
+fn open_all(pool: &CryptoPool, s: &mut Scratch) {
     let mut carver = Carver::new(&mut s.bufs);
-    let mut run: [(u64, &mut [u8]); RUN] = Default::default();
-    let mut which = [0usize; RUN];
-    let mut key: Option<Arc<Session>> = None;
-    let mut k = 0;
+    let mut jobs: [Job; MAX_DATAGRAMS] = std::array::from_fn(|_| (0, Default::default()));
+    // Job `j` is the payload of datagram `which[j]`.
+    let mut which = [0usize; MAX_DATAGRAMS];
+    let mut n = 0;
     for (i, loc) in s.transport.iter().enumerate() {
-        let Some(t) = s.tickets.get(i).and_then(Option::as_ref) else {
+        let Some(counter) = s.tickets.get(i).and_then(Option::as_ref).map(|t| t.counter) else {
             continue;
         };
-        let counter = t.counter;
-        let same_key = key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &t.session));
-        let fresh = (!same_key).then(|| Arc::clone(&t.session));
-        if k == RUN || (k > 0 && !same_key) {
-            finish_run(key.as_deref(), &mut run[..k], &which[..k], &mut s.tickets);
-            k = 0;
-        }
         let body = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE..loc.start + loc.len;
-        match carver.take(loc.buf, body) {
-            Some(payload) => {
-                if fresh.is_some() {
-                    key = fresh;
-                }
-                run[k] = (counter, payload);
-                which[k] = i;
-                k += 1;
+        match (
+            carver.take(loc.buf, body),
+            jobs.get_mut(n),
+            which.get_mut(n),
+        ) {
+            (Some(payload), Some(job), Some(w)) => {
+                *job = (counter, payload);
+                *w = i;
+                n += 1;
             }
-            None => {
+            _ => {
                 if let Some(t) = s.tickets.get_mut(i) {
                     *t = None;
                 }
             }
         }
     }
-    finish_run(key.as_deref(), &mut run[..k], &which[..k], &mut s.tickets);
+    let mut ok = [false; MAX_DATAGRAMS];
+    let tickets = &s.tickets;
+    let session = |j: usize| {
+        let t = which.get(j).and_then(|&i| tickets.get(i))?.as_ref()?;
+        Some(&*t.session)
+    };
+    pool.crypt(Op::Open, &mut jobs[..n], &mut ok[..n], &session);
+    for (&i, &good) in which[..n].iter().zip(&ok[..n]) {
+        if !good {
+            if let Some(t) = s.tickets.get_mut(i) {
+                *t = None;
+            }
+        }
+    }
     // Opened payloads are now plaintext, a tag shorter than the message after its header.
     for (loc, t) in s.transport.iter_mut().zip(&s.tickets) {
         if t.is_some() {
             loc.len = loc
                 .len
                 .saturating_sub(MESSAGE_TRANSPORT_HEADER_SIZE + AEAD_TAG_SIZE);
-        }
-    }
-}
-
-/// Open a run under `key`; clear the ticket (`tickets[which[j]]`) of each that fails.
-fn finish_run(
-    key: Option<&Session>,
-    run: &mut [(u64, &mut [u8])],
-    which: &[usize],
-    tickets: &mut [Option<ReceiveTicket>],
-) {
-    let Some(key) = key else { return };
-    let mut ok = [false; RUN];
-    let ok = &mut ok[..run.len()];
-    key.keypair.open_many(run, ok);
-    for (&i, &good) in which.iter().zip(ok.iter()) {
-        if !good {
-            if let Some(t) = tickets.get_mut(i) {
-                *t = None;
-            }
         }
     }
 }
@@ -466,7 +451,7 @@ pub(super) mod test_access {
 
     /// Lay `messages` out back to back in their buffers, open the batch, and return each
     /// message's plaintext, or `None` where it would not be delivered.
-    pub fn open_buffers(messages: &[Message]) -> Vec<Option<Vec<u8>>> {
+    pub fn open_buffers(pool: &CryptoPool, messages: &[Message]) -> Vec<Option<Vec<u8>>> {
         let count = messages.iter().map(|m| m.buf + 1).max().unwrap_or(0);
         let mut contents = vec![Vec::new(); count];
         let mut s = Scratch {
@@ -494,7 +479,7 @@ pub(super) mod test_access {
             .iter()
             .map(|c| PacketBuf::from_packet(0, c))
             .collect();
-        open_all(&mut s);
+        open_all(pool, &mut s);
         let plain = |loc: &Loc| {
             let start = loc.start + MESSAGE_TRANSPORT_HEADER_SIZE;
             s.bufs[loc.buf].packet()[start..start + loc.len].to_vec()

@@ -12,6 +12,7 @@ pub mod log;
 #[doc(hidden)]
 pub mod node;
 pub mod outbound;
+pub mod pool;
 pub mod shared;
 pub mod uapi_server;
 pub mod workers;

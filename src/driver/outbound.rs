@@ -1,6 +1,7 @@
 //! Outbound data path: TUN reads straight into one arena → route by the published AllowedIPs
-//! and reserve nonces on the peers' sessions → seal in place → UDP send, coalescing equal-size
-//! datagrams to one peer for GSO. No device lock anywhere (docs/ARCHITECTURE.md).
+//! and reserve nonces on the peers' sessions → seal in place (a large batch on the crypto
+//! workers, `driver/pool.rs`) → UDP send in batch order, coalescing equal-size datagrams to one
+//! peer for GSO. No device lock anywhere (docs/ARCHITECTURE.md).
 //!
 //! The arena is the only copy of a packet in user space: the TUN read (or the split of a TSO
 //! super-packet) writes each packet behind 16 bytes of room for the transport header, with
@@ -12,6 +13,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pool::{CryptoPool, Job, Op};
 use super::shared::{log_send_failure, Shared, StopReason};
 use crate::platform::tun::{is_shutdown, PacketSink};
 use crate::platform::Outgoing;
@@ -157,7 +159,7 @@ impl Outbound {
             return Some(0);
         }
         route_batch(sh, s);
-        seal_batch(s);
+        seal_batch(&sh.crypto, s);
         send_batch(sh, s);
         account_batch(sh, s);
         // The MTU changes rarely (wg-quick sets it once after start): re-read it at most once
@@ -204,33 +206,22 @@ fn route_batch(sh: &Shared, s: &mut Scratch) {
     }
 }
 
-/// Packets handed to the cipher per call at most: runs of equal-size packets under one key
-/// are sealed sixteen at a time where the CPU allows (`platform::avx512`).
-const RUN: usize = 16;
-
-/// Outside any lock: seal every reserved packet where it lies in the arena, in runs of
-/// packets under one keypair.
-fn seal_batch(s: &mut Scratch) {
+/// Outside any lock: frame every reserved packet where it lies in the arena, then seal them
+/// all, on the crypto workers when the batch is large (`driver/pool.rs`). A packet that cannot
+/// be framed or sealed is dropped; the others keep their order.
+fn seal_batch(pool: &CryptoPool, s: &mut Scratch) {
     s.sealed.clear();
     let arena = &mut s.arena;
     let mtu = arena.mtu;
     // Slots lie in order and do not overlap: each is cut off the front of what is left.
     let mut rest: &mut [u8] = &mut arena.data;
     let mut cut = 0;
-    let mut run: [(u64, &mut [u8]); RUN] = Default::default();
-    let mut k = 0;
+    let mut jobs: [Job; BATCH] = std::array::from_fn(|_| (0, Default::default()));
+    let mut n = 0;
     for (i, ticket) in s.tickets.drain(..) {
         let Some(&slot) = arena.slots.get(i) else {
             continue;
         };
-        let same_key = s
-            .sealed
-            .last()
-            .is_some_and(|last| Arc::ptr_eq(&last.ticket.session, &ticket.session));
-        if k == RUN || (k > 0 && !same_key) {
-            seal_run(&mut s.sealed, &mut run[..k]);
-            k = 0;
-        }
         let Some(dst) = slot
             .start
             .checked_sub(cut)
@@ -246,11 +237,11 @@ fn seal_batch(s: &mut Scratch) {
         else {
             continue;
         };
-        let Some(body) = dst.get_mut(HEADER..total) else {
+        let (Some(body), Some(job)) = (dst.get_mut(HEADER..total), jobs.get_mut(n)) else {
             continue;
         };
-        run[k] = (ticket.counter, body);
-        k += 1;
+        *job = (ticket.counter, body);
+        n += 1;
         s.sealed.push(Sealed {
             ticket,
             range: slot.start..slot.start + total,
@@ -258,7 +249,15 @@ fn seal_batch(s: &mut Scratch) {
             sent: false,
         });
     }
-    seal_run(&mut s.sealed, &mut run[..k]);
+    let mut ok = [false; BATCH];
+    let sealed = &s.sealed;
+    let session = |i: usize| sealed.get(i).map(|e| &*e.ticket.session);
+    pool.crypt(Op::Seal, &mut jobs[..n], &mut ok[..n], &session);
+    if ok[..n].iter().all(|&o| o) {
+        return;
+    }
+    let mut ok = ok.iter();
+    s.sealed.retain(|_| ok.next().copied().unwrap_or(false));
 }
 
 /// Skip `gap` bytes of `rest` and cut the next `len` off its front.
@@ -270,29 +269,6 @@ fn carve<'a>(rest: &mut &'a mut [u8], gap: usize, len: usize) -> Option<&'a mut 
     let (piece, tail) = tail.split_at_mut(len);
     *rest = tail;
     Some(piece)
-}
-
-/// Seal the bodies of the last `run.len()` entries of `sealed` (all under one keypair); an
-/// entry whose body could not be sealed is dropped.
-fn seal_run(sealed: &mut Vec<Sealed>, run: &mut [(u64, &mut [u8])]) {
-    let Some(first) = sealed.len().checked_sub(run.len()) else {
-        return;
-    };
-    let Some(session) = sealed.get(first).map(|e| Arc::clone(&e.ticket.session)) else {
-        return;
-    };
-    let mut ok = [false; RUN];
-    let ok = &mut ok[..run.len()];
-    session.keypair.seal_bodies(run, ok);
-    if ok.iter().all(|&o| o) {
-        return;
-    }
-    let mut i = 0;
-    sealed.retain(|_| {
-        let keep = i < first || ok.get(i - first).copied().unwrap_or(true);
-        i += 1;
-        keep
-    });
 }
 
 /// Send the arena: runs of equal-size datagrams to one destination go out as one GSO send.
@@ -378,7 +354,7 @@ pub(super) mod test_access {
     }
 
     /// Read `packets` into a fresh arena, seal the batch, and return each sealed datagram.
-    pub fn seal_arena(packets: &[Packet]) -> Vec<Vec<u8>> {
+    pub fn seal_arena(pool: &CryptoPool, packets: &[Packet]) -> Vec<Vec<u8>> {
         let mut s = Scratch {
             arena: Arena::new(1420),
             tickets: Vec::new(),
@@ -395,7 +371,7 @@ pub(super) mod test_access {
             };
             s.tickets.push((i, ticket));
         }
-        seal_batch(&mut s);
+        seal_batch(pool, &mut s);
         let data = &s.arena.data;
         s.sealed
             .iter()

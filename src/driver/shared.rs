@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use super::clock::Clock;
+use super::pool::CryptoPool;
 use super::workers::{ControlHandle, Job};
 use crate::platform::{Bind, Outgoing, Tun};
 use crate::proto::device::{Device, Output};
@@ -98,6 +99,8 @@ pub struct Shared {
     bind: RwLock<Arc<dyn Bind>>,
     /// Clock.
     pub clock: Clock,
+    /// The crypto workers that seal and open large batches with the packet threads.
+    pub crypto: CryptoPool,
     /// Stop signal.
     pub stop: Stop,
     /// Handshake messages waiting for the control thread.
@@ -135,7 +138,8 @@ pub fn log_send_failure(link: Option<&Link>, datagram: &[u8], e: &std::io::Error
 pub type BindFactory = Box<dyn Fn(u16) -> std::io::Result<Arc<dyn Bind>> + Send + Sync>;
 
 impl Shared {
-    /// Shared state around a configured device and its endpoints.
+    /// Shared state around a configured device and its endpoints, with as many crypto threads
+    /// as `WGRS_CRYPTO_THREADS` says (default: one per core).
     pub fn new(
         device: Device,
         tun: Arc<dyn Tun>,
@@ -153,6 +157,29 @@ impl Shared {
         bind_factory: BindFactory,
         clock: Clock,
     ) -> Arc<Self> {
+        let crypto = CryptoPool::from_env();
+        Self::with_parts(device, tun, bind, bind_factory, clock, crypto)
+    }
+
+    /// `new` with the given crypto workers.
+    pub fn with_crypto(
+        device: Device,
+        tun: Arc<dyn Tun>,
+        bind: Arc<dyn Bind>,
+        bind_factory: BindFactory,
+        crypto: CryptoPool,
+    ) -> Arc<Self> {
+        Self::with_parts(device, tun, bind, bind_factory, Clock::default(), crypto)
+    }
+
+    fn with_parts(
+        device: Device,
+        tun: Arc<dyn Tun>,
+        bind: Arc<dyn Bind>,
+        bind_factory: BindFactory,
+        clock: Clock,
+        crypto: CryptoPool,
+    ) -> Arc<Self> {
         let plane = Arc::clone(device.plane());
         let gate = device.shared_gate();
         let (cookie_requests, cookies) = crossbeam_channel::bounded(COOKIE_QUEUE);
@@ -169,6 +196,7 @@ impl Shared {
             tun,
             bind: RwLock::new(bind),
             clock,
+            crypto,
             stop: Stop::default(),
             handshake_backlog: AtomicUsize::new(0),
             gate,
