@@ -13,21 +13,29 @@
 #   --quick          smoke run: 1 round, 3 s tests, 10 pings
 #   --baseline NAME  implementation the ratio table divides by (default wireguard-go)
 #   --json FILE      also write the raw per-round data and the medians to FILE
+#   --server-cpus LIST  run the receiving (server-side) daemon under `taskset -c LIST`, e.g. 0 or
+#                    0,1, to measure how one build scales from one core to two
+#   --no-peers4      skip the 4-peer case (it adds 5 namespaces and 5 daemons per run)
 #   -h, --help       print this text
 # Environment: WG_TRIXIE_INSTALLER  installer printing wireguard-go's path
 #                (default <repo>/../shared/tools/install-wireguard-go-trixie.sh)
 # Per run: fresh namespaces wgb$$-a/-b joined by a veth (10.200.0.1/24 <-> .2, MTU 1500), one
 # daemon per side, tunnel 10.201.0.1/24 <-> .2, MTU 1420. Measured A->B: iperf3 TCP 1 and 4
 # streams, UDP 64-byte packets delivered per second (server side), ping RTT on the idle tunnel,
-# daemon CPU seconds per GB in the 1-stream test, daemon RSS idle and peak. Prints Markdown medians
-# and ratios to stdout. Needs root, iproute2, wg, iperf3, ping, python3, timeout.
+# daemon CPU seconds per GB in the 1-stream test, daemon RSS idle and peak. Then the 4-peer case:
+# a server namespace wgb$$-s with 4 peers, each a client namespace wgb$$-p0..p3 on its own veth
+# (10.210.I.2 -> .1) with its own daemon of the same implementation, tunnel 10.202.0.1 <-> .1I;
+# 4 iperf3 clients, one per peer, send at once, and the aggregate Gbit/s is reported.
+# Prints Markdown medians and ratios to stdout. Needs root, iproute2, wg, iperf3, ping, python3,
+# timeout (and taskset for --server-cpus).
 set -euo pipefail
 
-rounds=3 duration=10 pings=20 baseline=wireguard-go json_out=""
+rounds=3 duration=10 pings=20 baseline=wireguard-go json_out="" server_cpus="" peers4=1
 impls=()
 tag="wgb$$"                          # prefix of every namespace, interface and socket we create
 tmp=$(mktemp -d "/tmp/$tag.XXXXXX")
 ns_a="$tag-a" ns_b="$tag-b" if_a="${tag}a" if_b="${tag}b"
+ns_s="$tag-s" if_s="${tag}s"          # the 4-peer case: server, and clients $tag-p0..p3
 sockdir=/var/run/wireguard
 clk=$(getconf CLK_TCK)
 
@@ -44,6 +52,8 @@ parse_args() {
       --quick) rounds=1 duration=3 pings=10 ;;
       --baseline) baseline=${2:?}; shift ;;
       --json) json_out=${2:?}; shift ;;
+      --server-cpus) server_cpus=${2:?}; shift ;;
+      --no-peers4) peers4=0 ;;
       -h|--help) usage; exit 0 ;;
       *=*) impls+=("$1") ;;
       *) usage >&2; die "unknown argument: $1" ;;
@@ -51,6 +61,7 @@ parse_args() {
     shift
   done
   [[ $rounds =~ ^[1-9][0-9]*$ && $duration =~ ^[1-9][0-9]*$ ]] || die "bad --rounds/--duration"
+  [[ -z $server_cpus || $server_cpus =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "bad --server-cpus: $server_cpus"
 }
 
 default_impls() {
@@ -71,7 +82,7 @@ default_impls() {
 # --- per-run setup and teardown ---------------------------------------------------------------
 teardown() {   # stop every process in this run's namespaces, delete them and the sockets
   local ns pids
-  for ns in "$ns_a" "$ns_b"; do
+  for ns in "$ns_a" "$ns_b" "$ns_s" "$tag-p0" "$tag-p1" "$tag-p2" "$tag-p3"; do
     [ -e "/run/netns/$ns" ] || continue
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     if [ -n "$pids" ]; then
@@ -85,7 +96,8 @@ teardown() {   # stop every process in this run's namespaces, delete them and th
     fi
     ip netns del "$ns" 2>/dev/null || true
   done
-  rm -f "$sockdir/$if_a.sock" "$sockdir/$if_b.sock"
+  rm -f "$sockdir/$tag"*.sock
+  [ -z "${dir:-}" ] || rm -f "$dir"/pids.*
 }
 cleanup() { teardown; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -100,9 +112,10 @@ daemon_cmd() {  # the argv (after env) that starts $bin on interface $1
   esac
 }
 
-start_daemon() {  # start_daemon NS IFNAME: start the daemon and wait for its UAPI socket
+start_daemon() {  # start_daemon NS IFNAME [server]: start the daemon, wait for its UAPI socket
   local ns=$1 ifname=$2 cmd
   read -r -a cmd <<<"$(daemon_cmd "$ifname")"
+  if [ "${3:-}" = server ] && [ -n "$server_cpus" ]; then cmd=(taskset -c "$server_cpus" "${cmd[@]}"); fi
   step "starting daemon in $ns"
   if ! timeout 15 ip netns exec "$ns" env "${cmd[@]}" >>"$dir/$ifname.log" 2>&1; then
     step "daemon start failed: $(tail -qn1 "$dir/$ifname.log" 2>/dev/null)"; return 1
@@ -132,7 +145,7 @@ setup_tunnel() {
     ip -n "$ns" link set veth0 mtu 1500 up; ip -n "$ns" link set lo up
   done
   start_daemon "$ns_a" "$if_a"
-  start_daemon "$ns_b" "$if_b"
+  start_daemon "$ns_b" "$if_b" server
   step "configuring with wg"
   umask 077; wg genkey >"$dir/key.a"; wg genkey >"$dir/key.b"
   wg_set "$ns_a" "$if_a" "$dir/key.a" "$dir/key.b" 10.201.0.2 10.200.0.2
@@ -149,7 +162,7 @@ setup_tunnel() {
 # --- measurement helpers ----------------------------------------------------------------------
 put() { echo "$1=$2" >>"$dir/metrics"; }
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-daemon_pids() { cat "$dir/pids.$ns_a" "$dir/pids.$ns_b"; }
+daemon_pids() { cat "$dir"/pids.*; }
 
 alive() {  # fail unless every daemon process still runs
   local pid
@@ -233,6 +246,70 @@ measure_udp64() {
   put udp64_sent_kpps "$(jget "$dir/udp64.client.json" 'round(d["end"]["sum"]["packets"] / d["end"]["sum"]["seconds"] / 1e3, 1)' 2>/dev/null || echo null)"
 }
 
+# --- the 4-peer case -------------------------------------------------------------------------
+setup_peers4() {  # server $ns_s with 4 peers, each client $tag-pI behind its own veth
+  local i ns ifname
+  step "creating the 4-peer namespaces"
+  ip netns add "$ns_s"; ip -n "$ns_s" link set lo up
+  start_daemon "$ns_s" "$if_s" server
+  umask 077; wg genkey >"$dir/key.s"
+  for i in 0 1 2 3; do
+    ns="$tag-p$i" ifname="${tag}p$i"
+    step "creating peer $i"
+    ip netns add "$ns"; ip -n "$ns" link set lo up
+    ip -n "$ns_s" link add "veth$i" type veth peer name veth0 netns "$ns"
+    ip -n "$ns_s" addr add "10.210.$i.1/24" dev "veth$i"; ip -n "$ns_s" link set "veth$i" mtu 1500 up
+    ip -n "$ns" addr add "10.210.$i.2/24" dev veth0; ip -n "$ns" link set veth0 mtu 1500 up
+    start_daemon "$ns" "$ifname"
+    wg genkey >"$dir/key.p$i"
+    wg_set "$ns" "$ifname" "$dir/key.p$i" "$dir/key.s" 10.202.0.1 "10.210.$i.1"
+    wg_set "$ns_s" "$if_s" "$dir/key.s" "$dir/key.p$i" "10.202.0.1$i" "10.210.$i.2"
+    ip -n "$ns" addr add "10.202.0.1$i/24" dev "$ifname"; ip -n "$ns" link set "$ifname" mtu 1420 up
+  done
+  ip -n "$ns_s" addr add 10.202.0.1/24 dev "$if_s"; ip -n "$ns_s" link set "$if_s" mtu 1420 up
+  for i in 0 1 2 3; do
+    step "peer $i: tunnel did not pass a ping within 10 s"
+    for _ in $(seq 10); do
+      ip netns exec "$tag-p$i" ping -c 1 -W 1 10.202.0.1 >/dev/null 2>&1 && continue 2
+    done
+    return 1
+  done
+}
+
+peers4_sum() {  # peers4_sum FIELD: FIELD of the 4 clients' sum_received, added up
+  python3 -c 'import json,sys; print(sum(json.load(open(f"{sys.argv[1]}/peers4.{i}.client.json"))["end"]["sum_received"][sys.argv[2]] for i in range(4)))' "$dir" "$1"
+}
+
+measure_peers4() {  # 4 peers, one TCP stream each, all at once, into the server
+  local i c0 c1 failed=0 spids=() cpids=()
+  setup_peers4
+  step "iperf3 4 peers"
+  for i in 0 1 2 3; do
+    ip netns exec "$ns_s" timeout $((duration + 30)) iperf3 -s -1 -J -B 10.202.0.1 -p $((5201 + i)) \
+      >"$dir/peers4.$i.server.json" 2>&1 &
+    spids+=($!)
+  done
+  for _ in $(seq 50); do
+    [ "$(ip netns exec "$ns_s" ss -Hltn 'sport >= :5201 and sport <= :5204' | wc -l)" -ge 4 ] && break
+    sleep 0.1
+  done
+  c0=$(cpu_ticks)
+  for i in 0 1 2 3; do
+    ip netns exec "$tag-p$i" timeout $((duration + 20)) iperf3 -c 10.202.0.1 -p $((5201 + i)) \
+      -t "$duration" -J >"$dir/peers4.$i.client.json" &
+    cpids+=($!)
+  done
+  for i in "${cpids[@]}"; do wait "$i" || failed=1; done
+  c1=$(cpu_ticks)
+  [ "$failed" = 0 ] || kill "${spids[@]}" 2>/dev/null || true
+  for i in "${spids[@]}"; do wait "$i" || true; done
+  [ "$failed" = 0 ] || { step "iperf3 4 peers: a client failed"; return 1; }
+  local bits bytes
+  bits=$(peers4_sum bits_per_second); bytes=$(peers4_sum bytes)
+  put peers4_gbps "$(python3 -c "print(round($bits / 1e9, 3))")"
+  put peers4_cpu_s_per_gb "$(python3 -c "print(round(($c1 - $c0) / $clk / ($bytes / 1e9), 3))")"
+}
+
 soft() {  # soft FUNC: run a measurement with errexit; on failure note it and carry on
   local rc
   set +e; ( set -e; "$1" ); rc=$?; set -e
@@ -251,6 +328,7 @@ run_one() {  # run_one: one round of $name ($bin); metrics to $dir/metrics
   soft measure_tcp4
   soft measure_udp64
   rss rss_peak_mib VmHWM
+  if [ "$peers4" = 1 ]; then teardown; soft measure_peers4; fi
 }
 
 record() {  # record ROUND STATUS: append this run as one JSON line to $tmp/runs.jsonl
@@ -271,12 +349,13 @@ EOF
 
 # --- report -----------------------------------------------------------------------------------
 report() {
-  python3 - "$tmp/runs.jsonl" "$baseline" "$json_out" "$rounds" "$duration" "${impls[@]}" <<'EOF'
+  python3 - "$tmp/runs.jsonl" "$baseline" "$json_out" "$rounds" "$duration" "$server_cpus" "${impls[@]}" <<'EOF'
 import json, statistics, sys
-path, base, out, rounds, duration, *impls = sys.argv[1:]
+path, base, out, rounds, duration, cpus, *impls = sys.argv[1:]
 runs = [json.loads(l) for l in open(path)]
 names = [i.split("=", 1)[0] for i in impls]
 cols = [("tcp1_gbps", "TCP 1-stream Gbit/s"), ("tcp4_gbps", "TCP 4-stream Gbit/s"),
+        ("peers4_gbps", "4 peers Gbit/s"),
         ("udp64_kpps", "UDP 64B kpps"), ("ping_median_ms", "ping ms (median)"),
         ("cpu_s_per_gb", "CPU s/GB"), ("rss_idle_mib", "RSS idle MiB"), ("rss_peak_mib", "RSS peak MiB")]
 def val(r, k):  # RSS: the larger of the two daemons
@@ -298,7 +377,8 @@ for n in names:
         med[n] = {"failed": bad[-1]["reason"] if bad else "not run"}
 fmt = lambda v: "n/a" if v is None else f"{v:.3g}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
 head = "| impl | " + " | ".join(c for _, c in cols) + " |\n|---|" + "---:|" * len(cols)
-print(f"Medians over {rounds} round(s), {duration} s per iperf3 test; RSS = larger of the two daemons.\n")
+print(f"Medians over {rounds} round(s), {duration} s per iperf3 test; RSS = larger of the two daemons."
+      + (f" Server-side daemon under taskset -c {cpus}." if cpus else "") + "\n")
 print(head)
 for n in names:
     m = med[n]
@@ -322,7 +402,7 @@ loads = [r["loadavg_1m"] for r in runs if isinstance(r.get("loadavg_1m"), (int, 
 if loads: print(f"Host 1-min load average at run start: {min(loads)}..{max(loads)}")
 if notes: print("\nNotes:\n" + "\n".join(f"- {x}" for x in notes))
 if out:
-    json.dump({"rounds": int(rounds), "duration_s": int(duration), "baseline": base,
+    json.dump({"rounds": int(rounds), "duration_s": int(duration), "baseline": base, "server_cpus": cpus or None,
                "impls": dict(i.split("=", 1) for i in impls), "runs": runs, "medians": med},
               open(out, "w"), indent=2)
 EOF
@@ -333,6 +413,7 @@ main() {
   parse_args "$@"
   [ "$(id -u)" -eq 0 ] || die "must run as root (namespaces, TUN)"
   for t in ip wg iperf3 ping python3 timeout ss; do command -v "$t" >/dev/null || die "$t not found"; done
+  [ -z "$server_cpus" ] || command -v taskset >/dev/null || die "taskset not found (--server-cpus)"
   [ ${#impls[@]} -gt 0 ] || default_impls
   [ ${#impls[@]} -gt 0 ] || die "no implementation to measure"
   mkdir -p "$sockdir"

@@ -15,6 +15,7 @@
 //! The pool is `rayon-core`'s: its workers sleep on a condition variable when idle, so an idle
 //! daemon has no periodic wake-ups.
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -46,45 +47,24 @@ pub enum Op {
     Open,
 }
 
-/// The crypto workers of one device.
+/// How many threads work on one batch of a device. The workers themselves belong to the
+/// thread that owns the batch: each packet thread gets its own pool, built the first time one
+/// of its batches forks (an idle daemon starts none), in which it is worker 0 itself.
+#[derive(Debug, Clone, Copy)]
 pub struct CryptoPool {
-    pool: Option<rayon_core::ThreadPool>,
     threads: usize,
 }
 
-impl std::fmt::Debug for CryptoPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CryptoPool({} threads)", self.threads)
-    }
+thread_local! {
+    /// This thread's pool (`None`: building it failed; the thread works alone).
+    static POOL: OnceCell<Option<rayon_core::ThreadPool>> = const { OnceCell::new() };
 }
 
 impl CryptoPool {
-    /// `threads` threads per batch: the owner and `threads - 1` pool workers (1: no pool).
+    /// `threads` threads per batch: the owner and `threads - 1` workers (1: no workers).
     pub fn new(threads: usize) -> Self {
-        let threads = threads.clamp(1, MAX_THREADS);
-        if threads == 1 {
-            return Self::inline();
-        }
-        let built = rayon_core::ThreadPoolBuilder::new()
-            .num_threads(threads - 1)
-            .thread_name(|i| format!("wgrs-crypto-{i}"))
-            .build();
-        match built {
-            Ok(pool) => Self {
-                pool: Some(pool),
-                threads,
-            },
-            Err(e) => {
-                tracing::error!("Cannot start {} crypto workers: {e}", threads - 1);
-                Self::inline()
-            }
-        }
-    }
-
-    fn inline() -> Self {
         Self {
-            pool: None,
-            threads: 1,
+            threads: threads.clamp(1, MAX_THREADS),
         }
     }
 
@@ -101,8 +81,8 @@ impl CryptoPool {
     }
 
     /// Seal or open every job, job `i` under `session(i)`, in runs of up to sixteen of one
-    /// session; `ok[i]` says whether job `i` succeeded. Forks over the pool when the batch is
-    /// large enough; returns when all are done.
+    /// session; `ok[i]` says whether job `i` succeeded. Forks over the calling thread's pool
+    /// when the batch is large enough; returns when all are done.
     pub fn crypt<'s>(
         &self,
         op: Op,
@@ -127,46 +107,84 @@ impl CryptoPool {
         let (jobs, ok) = (&mut jobs[..n], &mut ok[..n]);
         let bytes: usize = jobs.iter().map(|j| j.1.len()).sum();
         let helpers = self.helpers(bytes);
-        let Some(pool) = self.pool.as_ref().filter(|_| helpers > 0) else {
+        if helpers == 0 {
             crypt_chunk(op, 0, jobs, ok, session);
             return 0;
-        };
-        let queue = Mutex::new(Queue { jobs, ok, at: 0 });
-        let drain = || {
-            let mut chunks = 0;
-            while let Some((at, jobs, ok)) = claim(&queue, session) {
-                crypt_chunk(op, at, jobs, ok, session);
-                chunks += 1;
+        }
+        POOL.with(|cell| match cell.get_or_init(|| build(self.threads)) {
+            Some(pool) => fork(pool, helpers, op, jobs, ok, session, patient),
+            None => {
+                crypt_chunk(op, 0, jobs, ok, session);
+                0
             }
-            chunks
-        };
-        let by_workers = AtomicUsize::new(0);
-        let started = AtomicBool::new(false);
-        pool.in_place_scope(|scope| {
-            for _ in 0..helpers {
-                scope.spawn(|_| {
-                    started.store(true, Ordering::Release);
-                    by_workers.fetch_add(drain(), Ordering::Relaxed);
-                });
-            }
-            if patient {
-                let since = std::time::Instant::now();
-                while !started.load(Ordering::Acquire) && since.elapsed().as_secs() < 1 {
-                    std::thread::yield_now();
-                }
-            }
-            drain();
-        });
-        by_workers.into_inner()
+        })
     }
 
-    /// Pool workers to wake for a batch of `bytes` body bytes (0: the owner does it alone).
+    /// Workers to call on for a batch of `bytes` body bytes (0: the owner does it alone).
     fn helpers(&self, bytes: usize) -> usize {
-        if self.pool.is_none() || bytes < FORK_MIN_BYTES {
+        if bytes < FORK_MIN_BYTES {
             return 0;
         }
         (bytes / CHUNK_BYTES - 1).min(self.threads - 1)
     }
+}
+
+/// A pool of `threads` in which the calling thread is worker 0: the jobs it spawns wait in its
+/// own deque, where idle workers steal them and where it takes back those nobody stole, so it
+/// never waits for a worker that has not started (on a busy machine a woken thread may wait
+/// milliseconds for a core).
+fn build(threads: usize) -> Option<rayon_core::ThreadPool> {
+    let built = rayon_core::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .use_current_thread()
+        .thread_name(|i| format!("wgrs-crypto-{i}"))
+        .build();
+    match built {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            tracing::error!("Cannot start {} crypto workers: {e}", threads - 1);
+            None
+        }
+    }
+}
+
+/// Cut `jobs` into chunks and work through them with up to `helpers` workers of `pool`.
+fn fork<'s>(
+    pool: &rayon_core::ThreadPool,
+    helpers: usize,
+    op: Op,
+    jobs: &mut [Job<'_>],
+    ok: &mut [bool],
+    session: &(dyn Fn(usize) -> Option<&'s Session> + Sync),
+    patient: bool,
+) -> usize {
+    let queue = Mutex::new(Queue { jobs, ok, at: 0 });
+    let drain = || {
+        let mut chunks = 0;
+        while let Some((at, jobs, ok)) = claim(&queue, session) {
+            crypt_chunk(op, at, jobs, ok, session);
+            chunks += 1;
+        }
+        chunks
+    };
+    let by_workers = AtomicUsize::new(0);
+    let started = AtomicBool::new(false);
+    pool.in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| {
+                started.store(true, Ordering::Release);
+                by_workers.fetch_add(drain(), Ordering::Relaxed);
+            });
+        }
+        if patient {
+            let since = std::time::Instant::now();
+            while !started.load(Ordering::Acquire) && since.elapsed().as_secs() < 1 {
+                std::thread::yield_now();
+            }
+        }
+        drain();
+    });
+    by_workers.into_inner()
 }
 
 /// The thread count `WGRS_CRYPTO_THREADS=value` asks for (`cores` when unset or invalid).

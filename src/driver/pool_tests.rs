@@ -69,55 +69,83 @@ fn run(
     (ok, by_workers)
 }
 
+/// Run `f` on a thread of its own (each packet thread has its own pool).
+fn on_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| s.spawn(f).join().expect("no panic"))
+}
+
 #[test]
 fn pool_seals_and_opens_exactly_as_the_owner_alone() {
     let sessions = [session(1), session(2)];
-    let pools = [CryptoPool::new(1), CryptoPool::new(2), CryptoPool::new(4)];
-    let mut by_workers = 0;
-    for round in 0..40 {
-        let (plain, which) = batch(200 + round);
-        let mut sealed = Vec::new();
-        for pool in &pools {
-            let mut b = plain.clone();
-            let (ok, w) = run(pool, Op::Seal, &sessions, &which, &mut b);
-            assert!(ok.iter().all(|&o| o), "round {round}: every body seals");
-            by_workers += w;
-            sealed.push(b);
-        }
-        assert_eq!(sealed[0], sealed[1], "round {round}: 2 threads seal as 1");
-        assert_eq!(sealed[0], sealed[2], "round {round}: 4 threads seal as 1");
-        // Open with a pool, one forged message in the middle of a run of sixteen.
-        let mut received = sealed[0].clone();
-        received[70][5] ^= 1;
-        let (ok, w) = run(&pools[2], Op::Open, &sessions, &which, &mut received);
-        by_workers += w;
-        for (i, (good, got)) in ok.iter().zip(&received).enumerate() {
-            if i == 70 {
-                assert!(!good, "round {round}: the forgery is refused");
-                continue;
-            }
-            assert!(good, "round {round}: message {i} opens");
-            let n = got.len() - 16;
-            assert_eq!(got[..n], plain[i][..n], "round {round}: message {i}");
-        }
+    let rounds = 40;
+    let plain: Vec<_> = (0..rounds).map(|r| batch(200 + r)).collect();
+    // Each pool size seals every batch on a thread of its own.
+    let seal_all = |threads: usize| {
+        on_thread(|| {
+            let pool = CryptoPool::new(threads);
+            let mut by_workers = 0;
+            let sealed: Vec<Vec<Vec<u8>>> = plain
+                .iter()
+                .map(|(bodies, which)| {
+                    let mut b = bodies.clone();
+                    let (ok, w) = run(&pool, Op::Seal, &sessions, which, &mut b);
+                    assert!(ok.iter().all(|&o| o), "every body seals");
+                    by_workers += w;
+                    b
+                })
+                .collect();
+            (sealed, by_workers)
+        })
+    };
+    let (alone, none) = seal_all(1);
+    assert_eq!(none, 0, "one thread: no workers");
+    for threads in [2, 4] {
+        let (pooled, by_workers) = seal_all(threads);
+        assert!(
+            by_workers > 0,
+            "{threads} threads: workers never took a chunk"
+        );
+        assert!(pooled == alone, "{threads} threads seal exactly as one");
     }
-    assert!(by_workers > 0, "pool workers never took a chunk");
+    // Open with a pool, one forged message in the middle of a run of sixteen.
+    on_thread(|| {
+        let pool = CryptoPool::new(4);
+        let mut by_workers = 0;
+        for (round, ((bodies, which), sealed)) in plain.iter().zip(&alone).enumerate() {
+            let mut received = sealed.clone();
+            received[70][5] ^= 1;
+            let (ok, w) = run(&pool, Op::Open, &sessions, which, &mut received);
+            by_workers += w;
+            for (i, (good, got)) in ok.iter().zip(&received).enumerate() {
+                if i == 70 {
+                    assert!(!good, "round {round}: the forgery is refused");
+                    continue;
+                }
+                assert!(good, "round {round}: message {i} opens");
+                let n = got.len() - 16;
+                assert_eq!(got[..n], bodies[i][..n], "round {round}: message {i}");
+            }
+        }
+        assert!(by_workers > 0, "opening: workers never took a chunk");
+    });
 }
 
 #[test]
 fn a_message_under_the_wrong_session_fails_alone() {
     let sessions = [session(3), session(4)];
     let (plain, which) = batch(120);
-    let mut b = plain.clone();
-    let pool = CryptoPool::new(3);
-    run(&pool, Op::Seal, &sessions, &which, &mut b);
-    // Message 30 claims the other session: it alone must fail, the others open.
-    let mut lie = which.clone();
-    lie[30] = 1 - lie[30];
-    let (ok, _) = run(&pool, Op::Open, &sessions, &lie, &mut b);
-    for (i, good) in ok.iter().enumerate() {
-        assert_eq!(*good, i != 30, "message {i}");
-    }
+    on_thread(|| {
+        let mut b = plain.clone();
+        let pool = CryptoPool::new(3);
+        run(&pool, Op::Seal, &sessions, &which, &mut b);
+        // Message 30 claims the other session: it alone must fail, the others open.
+        let mut lie = which.clone();
+        lie[30] = 1 - lie[30];
+        let (ok, _) = run(&pool, Op::Open, &sessions, &lie, &mut b);
+        for (i, good) in ok.iter().enumerate() {
+            assert_eq!(*good, i != 30, "message {i}");
+        }
+    });
 }
 
 #[test]
@@ -166,7 +194,7 @@ fn small_batches_stay_with_the_owner() {
     // A ping-sized batch under a pool: no worker takes part.
     let sessions = [session(7), session(8)];
     let (mut b, which) = batch(6);
-    let (ok, w) = run(&pool, Op::Seal, &sessions, &which, &mut b);
+    let (ok, w) = on_thread(|| run(&pool, Op::Seal, &sessions, &which, &mut b));
     assert!(ok.iter().all(|&o| o));
     assert_eq!(w, 0);
 }
