@@ -181,7 +181,8 @@ impl GateBind {
         }
     }
 
-    /// Interleave `held` by source in blocks of `block` (each source's order kept), forge one.
+    /// Interleave `held` by source (in address order) in blocks of `block`, each source's order
+    /// kept; forge one.
     fn release(&self, held: &mut VecDeque<Datagram>, plan: &GatePlan) {
         let mut by_src: Vec<(SocketAddr, VecDeque<Datagram>)> = Vec::new();
         for d in held.drain(..) {
@@ -190,6 +191,8 @@ impl GateBind {
                 None => by_src.push((d.0.src, VecDeque::from([d]))),
             }
         }
+        // Sources in address order, whichever sent first: the test knows who is forged.
+        by_src.sort_by_key(|(src, _)| *src);
         let mut nth: HashMap<SocketAddr, usize> = HashMap::new();
         while by_src.iter().any(|(_, q)| !q.is_empty()) {
             for (src, q) in &mut by_src {
