@@ -68,7 +68,7 @@ impl CryptoPool {
         }
     }
 
-    /// As `WGRS_CRYPTO_THREADS` says, else one thread per core.
+    /// As `WGRS_CRYPTO_THREADS` says (`auto`: one per core), else 1.
     pub fn from_env() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let value = std::env::var(THREADS_ENV).ok();
@@ -187,18 +187,24 @@ fn fork<'s>(
     by_workers.into_inner()
 }
 
-/// The thread count `WGRS_CRYPTO_THREADS=value` asks for (`cores` when unset or invalid).
+/// The thread count `WGRS_CRYPTO_THREADS=value` asks for: a number, or `auto` for one per
+/// core. Unset or invalid: 1, all crypto on the packet threads. The pool is opt-in because
+/// rayon's workers spin between the forks of a stream (about 32 yields each): on the 2-core
+/// bench host that raised CPU per GB by ~45% for no throughput gain (benches/README.md).
 fn threads_from(value: Option<&str>, cores: usize) -> usize {
     let Some(v) = value else {
-        return cores.clamp(1, MAX_THREADS);
+        return 1;
     };
+    if v.trim() == "auto" {
+        return cores.clamp(1, MAX_THREADS);
+    }
     match v.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => n,
         _ => {
             tracing::error!(
-                "{THREADS_ENV}={v:?}: not a number from 1 to {MAX_THREADS}; using {cores} (one per core)"
+                "{THREADS_ENV}={v:?}: neither auto nor a number from 1 to {MAX_THREADS}; using 1"
             );
-            cores.clamp(1, MAX_THREADS)
+            1
         }
     }
 }
