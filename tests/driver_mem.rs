@@ -6,77 +6,27 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 mod common;
+use common::mem_daemon::{node, uapi, Node};
 use common::sim::ipv4;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use wgrs::driver::{self, Shared, StopReason};
-use wgrs::platform::{Bind, MemNetwork, MemTun, MemTunHandle};
+use wgrs::platform::{Bind, MemNetwork, MemTun};
 use wgrs::proto::device::Device;
 use wgrs::proto::keys::{PresharedKey, PrivateKey};
-
-struct Node {
-    sh: Arc<Shared>,
-    tun: MemTunHandle,
-    sock: PathBuf,
-}
-
-fn tmpdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "wgrs-drv-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn node(net: &MemNetwork, ip: [u8; 4], dir: &std::path::Path, name: &str, seed: u64) -> Node {
-    let ip = IpAddr::from(ip);
-    let (tun, handle) = MemTun::new(name, 1420);
-    let bind = net.bind(&[ip], 0).unwrap();
-    let n2 = net.clone();
-    let factory: driver::shared::BindFactory =
-        Box::new(move |port| Ok(Arc::new(n2.bind(&[ip], port)?) as Arc<dyn Bind>));
-    let dev = Device::new(Box::new(StdRng::seed_from_u64(seed)));
-    let sh = Shared::new(dev, Arc::new(tun), Arc::new(bind), factory);
-    let sock = dir.join(format!("{name}.sock"));
-    driver::start(&sh, UnixListener::bind(&sock).unwrap()).unwrap();
-    Node {
-        sh,
-        tun: handle,
-        sock,
-    }
-}
-
-/// One UAPI exchange: send `req`, read the answer up to its blank line.
-fn uapi(n: &Node, req: &str) -> String {
-    let mut s = UnixStream::connect(&n.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let mut out = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap() == 0 || line == "\n" {
-            return out;
-        }
-        out.push_str(&line);
-    }
-}
 
 fn get(n: &Node) -> String {
     uapi(n, "get=1\n\n")
 }
 
 fn pair() -> (Node, Node, PathBuf) {
-    let dir = tmpdir();
+    let dir = common::mem_daemon::tmpdir("drv");
     let net = MemNetwork::new();
     let a = node(&net, [192, 0, 2, 1], &dir, "mema", 1);
     let b = node(&net, [192, 0, 2, 2], &dir, "memb", 2);
@@ -248,7 +198,7 @@ fn numbered(src: [u8; 4], dst: [u8; 4], i: usize) -> Vec<u8> {
 
 #[test]
 fn bursts_through_a_crypto_pool_arrive_complete_and_in_order() {
-    let dir = tmpdir();
+    let dir = common::mem_daemon::tmpdir("drv");
     let net = MemNetwork::new();
     let c = server(&net, &dir);
     let a = node(&net, [192, 0, 2, 1], &dir, "mema", 1);
