@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A session whose keypair opens what it seals (the same key both ways).
-fn keypair(byte: u8) -> Arc<Session> {
+pub(crate) fn keypair(byte: u8) -> Arc<Session> {
     let keys = SessionKeys {
         send: [byte; 32],
         recv: [byte; 32],

@@ -3,7 +3,7 @@
 //! only ring besides `platform` that reads clocks and OS randomness.
 
 #[cfg(test)]
-mod batch_tests;
+pub(crate) mod batch_tests;
 pub mod clock;
 pub mod daemon;
 pub mod duty;

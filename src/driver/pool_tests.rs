@@ -3,25 +3,9 @@
 //! `WGRS_CRYPTO_THREADS` values it accepts.
 
 use super::*;
-use crate::proto::handshake::SessionKeys;
-use crate::proto::keypair::Keypair;
-use crate::proto::keys::PublicKey;
-use crate::proto::link::Link;
-use crate::proto::peer::PeerId;
 use std::sync::Arc;
-use std::time::Duration;
 
-fn session(byte: u8) -> Arc<Session> {
-    let keys = SessionKeys {
-        send: [byte; 32],
-        recv: [byte; 32],
-        local_index: u32::from(byte),
-        remote_index: u32::from(byte),
-        is_initiator: true,
-    };
-    let link = Arc::new(Link::new(PeerId(u32::from(byte)), &PublicKey([byte; 32])));
-    Arc::new(Session::new(Keypair::new(&keys, Duration::ZERO), link))
-}
+use crate::driver::batch_tests::keypair as session;
 
 /// A batch of `n` bodies (plaintext plus 16 bytes for the tag) under sessions 0 and 1, in
 /// runs of 5, 23, 1, 40, ... so that runs of sixteen, shorter runs and single packets mix;
