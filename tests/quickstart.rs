@@ -2,7 +2,9 @@
 //! sudo (a `sudo` that fails is put first on PATH: the root run must not call it), and as a
 //! user it hands the namespace part to sudo with an absolute path to itself and to the built
 //! binary (a recording `sudo` stands in, run as `nobody`), or says what to do when there is no
-//! sudo. Uses this build's binary (`--wgrs`) instead of building. Needs root; skips otherwise.
+//! sudo. Uses this build's binary (`--wgrs`) instead of building; the user runs copies of the
+//! script and binary, since a CI checkout may sit where `nobody` cannot enter. Needs root;
+//! skips otherwise.
 
 // A panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
@@ -10,7 +12,6 @@
 mod common;
 use common::netns::*;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 
 const WGRS: &str = env!("CARGO_BIN_EXE_wgrs");
@@ -63,11 +64,32 @@ fn as_root_without_sudo_the_tunnel_comes_up_and_is_cleaned_away() {
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
 }
 
+/// Copies of the script and of this build's binary in a directory `nobody` can reach (the
+/// checkout may sit under a directory only root may enter, as a CI clone in `mktemp -d` does);
+/// returns (script, binary).
+fn reachable_copies(dir: &TempDir) -> (String, String) {
+    std::fs::set_permissions(&dir.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The script finds itself as conf/quickstart.sh of its checkout.
+    let conf = dir.path.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (script_copy, wgrs_copy) = (conf.join("quickstart.sh"), dir.path.join("wgrs"));
+    std::fs::copy(script(), &script_copy).unwrap();
+    std::fs::copy(WGRS, &wgrs_copy).unwrap();
+    for (file, mode) in [(&script_copy, 0o644), (&wgrs_copy, 0o755)] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    (
+        script_copy.display().to_string(),
+        wgrs_copy.display().to_string(),
+    )
+}
+
 /// Runs the script as `nobody` with PATH = `bin` and a directory of the few tools the script
 /// needs before it calls sudo (so a real sudo on this machine is out of reach); returns
 /// (exit code, stderr).
 fn as_nobody(bin: &str, tools: &TempDir) -> (Option<i32>, String) {
-    std::fs::set_permissions(&tools.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (script, wgrs) = reachable_copies(tools);
     for tool in ["bash", "realpath", "dirname", "id"] {
         let real = run(5, &["bash", "-c", &format!("command -v {tool}")])
             .ok()
@@ -77,7 +99,7 @@ fn as_nobody(bin: &str, tools: &TempDir) -> (Option<i32>, String) {
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "env"])
         .arg(format!("PATH={bin}:{}", tools.path.display()))
-        .args(["bash", &script(), "--wgrs", WGRS])
+        .args(["bash", &script, "--wgrs", &wgrs])
         .output()
         .unwrap();
     (
@@ -101,8 +123,13 @@ fn as_a_user_it_hands_over_to_sudo_or_says_what_is_missing() {
     let (code, stderr) = as_nobody(&bin, &tools);
     assert_eq!(code, Some(0), "{stderr}");
     let args = std::fs::read_to_string(&record).expect("sudo was called");
-    assert_eq!(args, format!("bash\n{}\n--wgrs\n{WGRS}\n", script()));
-    assert!(Path::new(&script()).is_absolute());
+    let (script, wgrs) = (
+        tools.path.join("conf/quickstart.sh"),
+        tools.path.join("wgrs"),
+    );
+    let expected = format!("bash\n{}\n--wgrs\n{}\n", script.display(), wgrs.display());
+    assert_eq!(args, expected);
+    assert!(script.is_absolute());
 
     let empty = TempDir::new("qs-nosudo");
     std::fs::set_permissions(&empty.path, std::fs::Permissions::from_mode(0o755)).unwrap();
