@@ -83,51 +83,88 @@ fn step_inbound(inbound: &Mutex<Inbound>, sh: &Shared, timeout: Option<Duration>
     i.step(sh, timeout)
 }
 
+/// What a wait found readable.
+#[derive(Clone, Copy)]
+struct Ready {
+    tun: bool,
+    /// Bit `i`: the `i`-th descriptor of the bind's `poll_fds`.
+    udp: u8,
+}
+
 fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
     let mut out = Outbound::new(sh);
     let Some(bell) = sh.doorbell() else {
         return;
     };
     let now = Some(Duration::ZERO);
-    while let Some(sent) = out.step(sh, now) {
+    // Everything is tried once at the start; after that, only what the last wait found
+    // readable. The wait comes after every round, busy or not: it returns at once when
+    // something is ready, one call where asking each source would cost a receive call that
+    // finds nothing (three per packet on an idle tunnel, two of them before the packet's
+    // own send or TUN write).
+    let mut ready = Ready { tun: true, udp: !0 };
+    loop {
+        let sent = if ready.tun {
+            match out.step(sh, now) {
+                Some(n) => n,
+                None => break,
+            }
+        } else {
+            0
+        };
         let mine = duty.get() == Owner::Io;
-        let received = if mine {
-            step_inbound(inbound, sh, now)
+        let received = if mine && ready.udp != 0 {
+            let mut i = inbound.lock().unwrap_or_else(|e| e.into_inner());
+            i.step_ready(sh, ready.udp)
         } else {
             0
         };
         if mine && sent >= HEAVY && received >= HEAVY {
             duty.set(Owner::Helper);
         }
-        if sent == 0 && received == 0 {
-            if sh.stop.requested() {
-                break;
-            }
-            sleep(sh, bell, duty.get() == Owner::Io);
+        if sent == 0 && received == 0 && sh.stop.requested() {
+            break;
         }
+        ready = sleep(sh, bell, duty.get() == Owner::Io);
     }
     duty.set(Owner::Quit);
 }
 
-/// Sleep until the TUN, the sockets (if ours) or the doorbell need attention.
-fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool) {
+/// Sleep until the TUN, the sockets (if ours) or the doorbell need attention; returns which
+/// do (the doorbell is drained here, and a doorbell alone returns nothing ready, so that the
+/// caller waits again on the descriptors as they are now).
+fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool) -> Ready {
     let bind = sh.bind();
     let mut fds = [bell.fd(); MAX_FDS];
     let mut n = 1;
-    let mut add = |fd| {
-        if let Some(slot) = fds.get_mut(n) {
+    let mut add = |n: &mut usize, fd| {
+        if let Some(slot) = fds.get_mut(*n) {
             *slot = fd;
-            n += 1;
+            *n += 1;
         }
     };
-    sh.tun.poll_fds(&mut add);
+    sh.tun.poll_fds(&mut |fd| add(&mut n, fd));
+    let tun_end = n;
     if with_udp {
-        bind.poll_fds(&mut add);
+        bind.poll_fds(&mut |fd| add(&mut n, fd));
     }
-    if let Err(e) = wait_any(&fds[..n]) {
-        tracing::debug!("I/O wait: {e}");
+    let mask = match wait_any(&fds[..n]) {
+        Ok(mask) => mask,
+        Err(e) => {
+            tracing::debug!("I/O wait: {e}");
+            // Try everything rather than sleep on a wait that fails.
+            return Ready { tun: true, udp: !0 };
+        }
+    };
+    if mask & 1 != 0 {
+        bell.drain();
     }
-    bell.drain();
+    // Bit 0 is the doorbell, bits 1 .. tun_end the TUN's, the rest the sockets'.
+    let tun_bits = (1u16 << tun_end).wrapping_sub(2);
+    Ready {
+        tun: u16::from(mask) & tun_bits != 0,
+        udp: mask.checked_shr(tun_end as u32).unwrap_or(0),
+    }
 }
 
 fn run_helper(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {

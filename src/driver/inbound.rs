@@ -113,8 +113,22 @@ impl Inbound {
     /// and write it to the TUN. Returns the transport datagrams handled.
     pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> usize {
         let s = &mut self.s;
-        let bind = sh.bind();
-        let n = match bind.recv_batch(&mut s.bufs, &mut s.meta, timeout) {
+        let received = sh.bind().recv_batch(&mut s.bufs, &mut s.meta, timeout);
+        self.handle(sh, received)
+    }
+
+    /// [`Inbound::step`] without waiting, receiving only from the sockets a wait found
+    /// readable (`ready`: see [`crate::platform::udp::Bind::recv_ready`]).
+    pub fn step_ready(&mut self, sh: &Shared, ready: u8) -> usize {
+        let s = &mut self.s;
+        let received = sh.bind().recv_ready(&mut s.bufs, &mut s.meta, ready);
+        self.handle(sh, received)
+    }
+
+    /// Open what a receive returned and write it to the TUN.
+    fn handle(&mut self, sh: &Shared, received: std::io::Result<usize>) -> usize {
+        let s = &mut self.s;
+        let n = match received {
             Ok(n) => n,
             Err(e) if is_shutdown(&e) => return 0, // rebound, or stopping: the caller decides
             Err(e) => {

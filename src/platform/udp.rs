@@ -120,6 +120,20 @@ pub trait Bind: Send + Sync {
         timeout: Option<Duration>,
     ) -> io::Result<usize>;
 
+    /// `recv_batch` without waiting, from the sockets a wait just found readable: bit `i` of
+    /// `ready` stands for the `i`-th descriptor [`Bind::poll_fds`] hands out. A socket whose
+    /// bit is clear is not asked, which saves a receive call that would find nothing. The
+    /// default asks every socket.
+    fn recv_ready(
+        &self,
+        bufs: &mut [PacketBuf],
+        meta: &mut [RecvMeta],
+        ready: u8,
+    ) -> io::Result<usize> {
+        let _ = ready;
+        self.recv_batch(bufs, meta, Some(Duration::ZERO))
+    }
+
     /// Send every entry; returns how many entries were sent in full, or the first error after
     /// all were tried.
     fn send_batch(&self, batch: &[Outgoing<'_>]) -> io::Result<usize>;

@@ -175,8 +175,9 @@ impl Doorbell {
     }
 }
 
-/// Block until one of `fds` is readable (or reports an error or hang-up). Retries on EINTR.
-pub fn wait_any(fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+/// Block until one of `fds` (at most 8) is readable (or reports an error or hang-up); returns
+/// which are, bit `i` for `fds[i]`. Retries on EINTR.
+pub fn wait_any(fds: &[BorrowedFd<'_>]) -> io::Result<u8> {
     const MAX: usize = 8;
     let Some(&first) = fds.first() else {
         return Err(io::Error::new(
@@ -193,7 +194,13 @@ pub fn wait_any(fds: &[BorrowedFd<'_>]) -> io::Result<()> {
         match poll(&mut all[..fds.len()], PollTimeout::NONE) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                let ready = all[..fds.len()]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()));
+                return Ok(ready.fold(0, |mask, (i, _)| mask | 1 << i));
+            }
         }
     }
 }

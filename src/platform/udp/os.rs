@@ -165,6 +165,25 @@ impl OsBind {
     }
 
     /// One recvmmsg on `sock` into up to `BATCH_SIZE` buffers.
+    /// How many buffers a receive may fill, once each has room for what it may get: the
+    /// kernel cuts a GRO batch to the buffer and drops the rest of it (measured on Linux
+    /// 6.18: a 2048-byte buffer got one datagram and a 596-byte stump of eleven).
+    fn check_room(&self, bufs: &[PacketBuf], meta: &[RecvMeta]) -> io::Result<usize> {
+        let max = bufs.len().min(meta.len());
+        let need = if self.gro_segments() > 1 {
+            MAX_RECV_LEN
+        } else {
+            1
+        };
+        if bufs.iter().take(max).any(|b| b.spare_len() < need) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "receive buffers too small (GRO needs MAX_RECV_LEN bytes each)",
+            ));
+        }
+        Ok(max)
+    }
+
     fn recv_from(sock: &Sock, bufs: &mut [PacketBuf], meta: &mut [RecvMeta]) -> io::Result<usize> {
         let count = bufs.len().min(meta.len()).min(BATCH_SIZE);
         if count == 0 {
@@ -286,20 +305,7 @@ impl Bind for OsBind {
         meta: &mut [RecvMeta],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let max = bufs.len().min(meta.len());
-        // The kernel cuts a GRO batch to the buffer and drops the rest of it (measured on
-        // Linux 6.18: a 2048-byte buffer got one datagram and a 596-byte stump of eleven).
-        let need = if self.gro_segments() > 1 {
-            MAX_RECV_LEN
-        } else {
-            1
-        };
-        if bufs.iter().take(max).any(|b| b.spare_len() < need) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "receive buffers too small (GRO needs MAX_RECV_LEN bytes each)",
-            ));
-        }
+        let max = self.check_room(bufs, meta)?;
         let deadline = deadline(timeout);
         loop {
             if self.shutdown.is_triggered() {
@@ -331,6 +337,26 @@ impl Bind for OsBind {
                 Wait::Shutdown => return Err(Shutdown::error()),
             }
         }
+    }
+
+    fn recv_ready(
+        &self,
+        bufs: &mut [PacketBuf],
+        meta: &mut [RecvMeta],
+        ready: u8,
+    ) -> io::Result<usize> {
+        if self.shutdown.is_triggered() {
+            return Err(Shutdown::error());
+        }
+        let max = self.check_room(bufs, meta)?;
+        let mut n = 0;
+        // Bit i: the i-th socket, in the order poll_fds hands them out.
+        for (i, sock) in self.socks().enumerate() {
+            if ready & 1 << i != 0 {
+                n += Self::recv_from(sock, &mut bufs[n..max], &mut meta[n..max])?;
+            }
+        }
+        Ok(n)
     }
 
     fn send_batch(&self, batch: &[Outgoing<'_>]) -> io::Result<usize> {
