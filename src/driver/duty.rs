@@ -6,9 +6,10 @@
 //! run on two cores; once it has been light for `HAND_BACK`, it moves back.
 //!
 //! The UDP direction has exactly one owner at a time, so packets of a flow keep their order.
-//! The I/O thread sleeps in `poll` on the TUN, the sockets it owns and a doorbell; the helper
-//! rings the doorbell when it hands the sockets back, and so does a rebind (new sockets). Idle,
-//! both threads sleep without a timeout.
+//! The I/O thread sleeps in `poll` on the TUN, the sockets it owns and a doorbell, after every
+//! round, and then reads only what the poll reported; the helper rings the doorbell when it
+//! hands the sockets back, and so does a rebind (new sockets). Idle, both threads sleep without
+//! a timeout.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
