@@ -32,6 +32,9 @@
 # (timeouts, packet counts) and torn down on exit, also on Ctrl-C.
 # Needs root, iproute2, wg, iperf3, ping, python3, timeout, cargo (to build the generator).
 set -euo pipefail
+me=netns-flood
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 duration=10 client_bin=/usr/bin/wireguard-go flood_bin=""
 impls=()
@@ -42,12 +45,7 @@ if_s="${tag}s" if_c="${tag}c" if_n="${tag}n"
 sockdir=/var/run/wireguard
 port=51820
 max_packets=30000000
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || root=$(cd "$(dirname "$0")/.." && pwd)
 
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { echo "netns-flood: $*" >&2; exit 1; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -77,24 +75,8 @@ parse_args() {
 }
 
 # --- namespaces -------------------------------------------------------------------------------
-kill_ns() {  # kill_ns NS: stop every process in NS (TERM, then KILL after 3 s)
-  local pids
-  [ -e "/run/netns/$1" ] || return 0
-  pids=$(ip netns pids "$1" 2>/dev/null || true)
-  [ -n "$pids" ] || return 0
-  # shellcheck disable=SC2086  # word splitting of the pid list is intended
-  kill -TERM $pids 2>/dev/null || true
-  for _ in $(seq 30); do
-    pids=$(ip netns pids "$1" 2>/dev/null || true); [ -z "$pids" ] && return 0; sleep 0.1
-  done
-  # shellcheck disable=SC2086
-  kill -KILL $pids 2>/dev/null || true
-}
 teardown() {
-  local ns
-  for ns in "$ns_s" "$ns_c" "$ns_n" "$ns_f"; do
-    kill_ns "$ns"; ip netns del "$ns" 2>/dev/null || true
-  done
+  stop_netns "$ns_s" "$ns_c" "$ns_n" "$ns_f"
   rm -f "$sockdir/$if_s.sock" "$sockdir/$if_c.sock" "$sockdir/$if_n.sock"
 }
 cleanup() { teardown; rm -rf "$tmp"; }

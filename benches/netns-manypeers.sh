@@ -30,6 +30,9 @@
 # the idle window, VmHWM at the end. Prints Markdown tables per N. Needs root, iproute2, wg,
 # iperf3, ping, python3, timeout, ss, sysctl, unshare, nsenter, mount.
 set -euo pipefail
+me=netns-manypeers
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C                      # $EPOCHREALTIME and awk with a '.' decimal point
 
 counts="1 1000 10000" rounds=1 pings=50 interval=0.05 duration=10 idle_wait=20 idle_window=10
@@ -41,9 +44,6 @@ ns_a="$tag-a" ns_b="$tag-b" if_a="${tag}a" if_b="${tag}b"
 sockdir=/var/run/wireguard
 mnt="$tmp/mnt"                       # mount namespace with a private tmpfs on $sockdir
 
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { echo "netns-manypeers: $*" >&2; exit 1; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # --- arguments and implementations ------------------------------------------------------------
 parse_args() {
@@ -77,9 +77,7 @@ parse_args() {
 }
 
 default_impls() {
-  local root installer bin
-  root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-    || root=$(cd "$(dirname "$0")/.." && pwd)
+  local installer bin
   bin=${WGRS_BIN:-$root/target/release/wgrs}
   if [ -x "$bin" ]; then impls+=("wgrs=$bin")
   else log "skipping wgrs: $bin not built (cargo build --release, or set WGRS_BIN)"; fi
@@ -92,21 +90,7 @@ default_impls() {
 
 # --- per-run setup and teardown ---------------------------------------------------------------
 teardown() {   # stop every process in this run's namespaces, delete them and the sockets
-  local ns pids
-  for ns in "$ns_a" "$ns_b"; do
-    [ -e "/run/netns/$ns" ] || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-      # shellcheck disable=SC2086  # word splitting of the pid list is intended
-      kill -TERM $pids 2>/dev/null || true
-      for _ in $(seq 30); do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.1
-      done
-      # shellcheck disable=SC2086
-      [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  stop_netns "$ns_a" "$ns_b"
   if [ -e "$mnt" ]; then umount "$mnt" 2>/dev/null || true; rm -f "$mnt"; fi
 }
 cleanup() { teardown; umount "$tmp" 2>/dev/null || true; rm -rf "$tmp"; }

@@ -25,6 +25,9 @@
 # Everything is bounded by timeouts and torn down on exit, also on Ctrl-C.
 # Needs root, iproute2, wg, ping, python3, timeout.
 set -euo pipefail
+me=netns-soak
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 seconds=380 rate=500
 runs=()
@@ -32,12 +35,7 @@ tag="wgs$$"
 tmp=$(mktemp -d "/tmp/$tag.XXXXXX")
 ns_a="$tag-a" ns_b="$tag-b" if_a="${tag}a" if_b="${tag}b"
 sockdir=/var/run/wireguard
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || root=$(cd "$(dirname "$0")/.." && pwd)
 
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { echo "netns-soak: $*" >&2; exit 1; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -56,19 +54,7 @@ parse_args() {
 }
 
 teardown() {
-  local ns pids
-  for ns in "$ns_a" "$ns_b"; do
-    [ -e "/run/netns/$ns" ] || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    # shellcheck disable=SC2086  # word splitting of the pid list is intended
-    [ -z "$pids" ] || kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 30); do
-      pids=$(ip netns pids "$ns" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.1
-    done
-    # shellcheck disable=SC2086
-    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  stop_netns "$ns_a" "$ns_b"
   rm -f "$sockdir/$if_a.sock" "$sockdir/$if_b.sock"
 }
 cleanup() {

@@ -29,6 +29,9 @@
 # Prints Markdown medians and ratios to stdout. Needs root, iproute2, wg, iperf3, ping, python3,
 # timeout (and taskset for --server-cpus).
 set -euo pipefail
+me=netns-throughput
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 rounds=3 duration=10 pings=20 baseline=wireguard-go json_out="" server_cpus="" peers4=1
 impls=()
@@ -39,9 +42,6 @@ ns_s="$tag-s" if_s="${tag}s"          # the 4-peer case: server, and clients $ta
 sockdir=/var/run/wireguard
 clk=$(getconf CLK_TCK)
 
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { echo "netns-throughput: $*" >&2; exit 1; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 # --- arguments and implementations ------------------------------------------------------------
 parse_args() {
@@ -65,9 +65,7 @@ parse_args() {
 }
 
 default_impls() {
-  local root installer bin
-  root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-    || root=$(cd "$(dirname "$0")/.." && pwd)
+  local installer bin
   if [ -x "$root/target/release/wgrs" ]; then impls+=("wgrs=$root/target/release/wgrs")
   else log "skipping wgrs: $root/target/release/wgrs not built (cargo build --release)"; fi
   installer=${WG_TRIXIE_INSTALLER:-$root/../shared/tools/install-wireguard-go-trixie.sh}
@@ -81,21 +79,7 @@ default_impls() {
 
 # --- per-run setup and teardown ---------------------------------------------------------------
 teardown() {   # stop every process in this run's namespaces, delete them and the sockets
-  local ns pids
-  for ns in "$ns_a" "$ns_b" "$ns_s" "$tag-p0" "$tag-p1" "$tag-p2" "$tag-p3"; do
-    [ -e "/run/netns/$ns" ] || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-      # shellcheck disable=SC2086  # word splitting of the pid list is intended
-      kill -TERM $pids 2>/dev/null || true
-      for _ in $(seq 30); do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true); [ -z "$pids" ] && break; sleep 0.1
-      done
-      # shellcheck disable=SC2086
-      [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-    fi
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  stop_netns "$ns_a" "$ns_b" "$ns_s" "$tag-p0" "$tag-p1" "$tag-p2" "$tag-p3"
   rm -f "$sockdir/$tag"*.sock
   [ -z "${dir:-}" ] || rm -f "$dir"/pids.*
 }
