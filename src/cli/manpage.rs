@@ -23,7 +23,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("WG_HIDE_KEYS", "For show: never prints private and preshared keys instead of (hidden), as for wg(8)."),
     ("WGRS_DISABLE_OFFLOAD", "If 1 (or true, yes), the daemon does not use TUN offloads (TSO, GRO) on Linux."),
     ("WGRS_AVX512", "If 0, the daemon does not use its AVX-512 ChaCha20-Poly1305 and uses ring's instead."),
-    ("WGRS_CRYPTO_THREADS", "How many threads seal and open one large batch of packets: a number from 1 to 256, or auto for one per core. The default, 1, keeps all crypto on the packet threads (no workers); an invalid value is logged as an error and 1 used."),
+    ("WGRS_CRYPTO_THREADS", "How many threads seal and open one large batch of packets: a number from 1 to 256, or auto (the default): half the cores, since the TUN side and the UDP side each fork over their own threads. On 2 cores auto is 1: all crypto stays on the packet threads (no workers). An invalid value is logged as an error and auto used."),
     ("WGRS_READY_FD", "Internal: the pipe a background daemon reports readiness on to the process that started it."),
 ];
 

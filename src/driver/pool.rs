@@ -68,7 +68,7 @@ impl CryptoPool {
         }
     }
 
-    /// As `WGRS_CRYPTO_THREADS` says (`auto`: one per core), else 1.
+    /// As `WGRS_CRYPTO_THREADS` says (default `auto`: half the cores, at least 1).
     pub fn from_env() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let value = std::env::var(THREADS_ENV).ok();
@@ -187,24 +187,27 @@ fn fork<'s>(
     by_workers.into_inner()
 }
 
-/// The thread count `WGRS_CRYPTO_THREADS=value` asks for: a number, or `auto` for one per
-/// core. Unset or invalid: 1, all crypto on the packet threads. The pool is opt-in because
-/// rayon's workers spin between the forks of a stream (about 32 yields each): on the 2-core
-/// bench host that raised CPU per GB by ~45% for no throughput gain (benches/README.md).
+/// The thread count `WGRS_CRYPTO_THREADS=value` asks for: a number, or `auto` (also the
+/// default, and what an invalid value falls back to) for half the cores. Two packet threads
+/// (the TUN side and the UDP side) each fork over their own pool, so their threads add up to
+/// the cores. On 2 cores that is 1, all crypto on the packet threads: there the pool only cost
+/// CPU, as rayon's workers spin between the forks of a stream (about 32 yields each), +45%
+/// CPU per GB for no throughput gain (benches/README.md).
 fn threads_from(value: Option<&str>, cores: usize) -> usize {
+    let auto = (cores / 2).clamp(1, MAX_THREADS);
     let Some(v) = value else {
-        return 1;
+        return auto;
     };
     if v.trim() == "auto" {
-        return cores.clamp(1, MAX_THREADS);
+        return auto;
     }
     match v.trim().parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => n,
         _ => {
             tracing::error!(
-                "{THREADS_ENV}={v:?}: neither auto nor a number from 1 to {MAX_THREADS}; using 1"
+                "{THREADS_ENV}={v:?}: neither auto nor a number from 1 to {MAX_THREADS}; using auto ({auto})"
             );
-            1
+            auto
         }
     }
 }

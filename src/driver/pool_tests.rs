@@ -185,14 +185,17 @@ fn small_batches_stay_with_the_owner() {
 
 #[test]
 fn thread_count_from_the_environment() {
-    assert_eq!(threads_from(None, 8), 1, "opt-in");
-    assert_eq!(threads_from(Some("auto"), 8), 8);
+    // Default and auto: half the cores (two packet threads fork), at least 1.
+    assert_eq!(threads_from(None, 8), 4);
+    assert_eq!(threads_from(None, 2), 1, "2 cores: no workers");
+    assert_eq!(threads_from(None, 3), 1);
+    assert_eq!(threads_from(Some("auto"), 8), 4);
     assert_eq!(threads_from(Some(" auto "), 0), 1);
     assert_eq!(threads_from(Some("1"), 8), 1);
     assert_eq!(threads_from(Some(" 3 "), 8), 3);
     assert_eq!(threads_from(Some("256"), 8), 256);
     for bad in ["0", "-1", "two", "", "257", "99999999999999999999999"] {
-        assert_eq!(threads_from(Some(bad), 6), 1, "{bad:?}");
+        assert_eq!(threads_from(Some(bad), 6), 3, "{bad:?}: auto");
     }
     assert_eq!(CryptoPool::new(0).threads(), 1);
     assert_eq!(CryptoPool::new(3).threads(), 3);

@@ -139,7 +139,7 @@ pub type BindFactory = Box<dyn Fn(u16) -> std::io::Result<Arc<dyn Bind>> + Send 
 
 impl Shared {
     /// Shared state around a configured device and its endpoints, with as many crypto threads
-    /// as `WGRS_CRYPTO_THREADS` says (default 1: no workers).
+    /// as `WGRS_CRYPTO_THREADS` says (default `auto`: half the cores per packet thread).
     pub fn new(
         device: Device,
         tun: Arc<dyn Tun>,
