@@ -145,7 +145,26 @@ pub(super) fn open(v6: bool, port: u16) -> io::Result<Sock> {
     for (l, n, v) in defaults {
         set_int_opt(&socket, l, n, v)?;
     }
+    quiet_receives(&socket, v6);
     Ok(Sock { socket, state })
+}
+
+/// Turn off the receive metadata quinn-udp asks for that WireGuard never reads: the outer
+/// TOS/ECN byte and a timestamp per datagram (the latter also makes the kernel timestamp
+/// every packet it receives, on any socket, while one socket wants it). The local address
+/// (IP_PKTINFO), which sticky source addresses need, stays on. Best effort: a kernel that
+/// refuses only leaves us where quinn-udp put us.
+fn quiet_receives(s: &Socket, v6: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = set_int_opt(s, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 0);
+        let _ = set_int_opt(s, libc::IPPROTO_IP, libc::IP_RECVTOS, 0);
+        if v6 {
+            let _ = set_int_opt(s, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 0);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (s, v6);
 }
 
 /// The address family is not available on this host (say, IPv6 disabled at boot).
@@ -185,6 +204,21 @@ mod tests {
             if v6 {
                 assert!(s.socket.only_v6().unwrap());
             }
+            // No per-datagram timestamp or TOS byte; the local address stays reported.
+            assert_eq!(
+                int_opt(&s.socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS).unwrap(),
+                0
+            );
+            assert_eq!(
+                int_opt(&s.socket, libc::IPPROTO_IP, libc::IP_RECVTOS).unwrap(),
+                0
+            );
+            let pktinfo = if v6 {
+                (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+            } else {
+                (libc::IPPROTO_IP, libc::IP_PKTINFO)
+            };
+            assert_ne!(int_opt(&s.socket, pktinfo.0, pktinfo.1).unwrap(), 0);
         }
     }
 }
