@@ -417,6 +417,64 @@ impl Bind for OsBind {
 mod tests {
     use super::*;
 
+    /// `recv_ready` reads only the sockets whose bits are set (bit `i`: the `i`-th descriptor
+    /// `poll_fds` hands out), never blocks, and reports shutdown.
+    #[test]
+    fn recv_ready_reads_only_the_sockets_named() {
+        use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+        use std::os::fd::AsRawFd;
+        let bind = OsBind::bind(0).unwrap();
+        let (Some(v4), Some(v6)) = (&bind.v4, &bind.v6) else {
+            eprintln!("skipping: no IPv6 on this host");
+            return;
+        };
+        let port = bind.local_port();
+        let bit = |fd: i32| {
+            let mut i = 0;
+            let mut found = None;
+            bind.poll_fds(&mut |f| {
+                if f.as_raw_fd() == fd {
+                    found = Some(1u8 << i);
+                }
+                i += 1;
+            });
+            found.unwrap()
+        };
+        let (bit4, bit6) = (bit(v4.socket.as_raw_fd()), bit(v6.socket.as_raw_fd()));
+        let c4 = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let Ok(c6) = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)) else {
+            eprintln!("skipping: no IPv6 loopback on this host");
+            return;
+        };
+        c4.send_to(b"four", (Ipv4Addr::LOCALHOST, port)).unwrap();
+        c6.send_to(b"six", (Ipv6Addr::LOCALHOST, port)).unwrap();
+        // Both queued before anything is read.
+        let fds = [v4.socket.as_fd(), v6.socket.as_fd()];
+        let mut queued = 0;
+        for _ in 0..100 {
+            queued = crate::platform::wait_any(&fds).unwrap();
+            if queued == 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(queued, 3, "both datagrams arrive on loopback");
+        let mut bufs: Vec<_> = (0..4).map(|_| PacketBuf::new(0, MAX_RECV_LEN)).collect();
+        let mut meta = vec![RecvMeta::default(); 4];
+        assert_eq!(bind.recv_ready(&mut bufs, &mut meta, 0).unwrap(), 0);
+        assert_eq!(bind.recv_ready(&mut bufs, &mut meta, bit6).unwrap(), 1);
+        assert_eq!(bufs[0].packet(), b"six");
+        assert_eq!(meta[0].src, c6.local_addr().unwrap());
+        assert_eq!(bind.recv_ready(&mut bufs, &mut meta, bit4).unwrap(), 1);
+        assert_eq!(bufs[0].packet(), b"four");
+        assert_eq!(meta[0].src, c4.local_addr().unwrap());
+        // Nothing left: returns at once with nothing, whatever the bits say.
+        assert_eq!(bind.recv_ready(&mut bufs, &mut meta, !0).unwrap(), 0);
+        bind.shutdown();
+        let err = bind.recv_ready(&mut bufs, &mut meta, !0).unwrap_err();
+        assert!(crate::platform::tun::is_shutdown(&err), "{err}");
+    }
+
     /// The kernel refuses `SO_MARK` on the IPv6 socket (say, a seccomp or LSM rule), after the
     /// IPv4 socket took the new mark: the refused change must leave both as they were.
     #[test]
