@@ -48,10 +48,11 @@ pub struct ReceiveTicket {
     pub counter: u64,
 }
 
-/// The routing snapshot a batch works with.
+/// The routing snapshot a batch works with: borrowed from the published one for the batch
+/// (arc-swap guards, so loading it changes no shared reference count).
 pub struct View {
-    routes: Arc<AllowedIps<PeerId>>,
-    links: Arc<HashMap<PeerId, Arc<Link>>>,
+    routes: arc_swap::Guard<Arc<AllowedIps<PeerId>>>,
+    links: arc_swap::Guard<Arc<HashMap<PeerId, Arc<Link>>>>,
 }
 
 impl View {
@@ -188,8 +189,8 @@ impl Plane {
     /// The routing snapshot for a batch.
     pub fn view(&self) -> View {
         View {
-            routes: self.routes.load_full(),
-            links: self.links.load_full(),
+            routes: self.routes.load(),
+            links: self.links.load(),
         }
     }
 
