@@ -179,10 +179,10 @@ fn run_helper(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
                 return;
             }
         }
-        let mut last_busy = sh.clock.now().mono;
+        let mut last_busy = sh.clock.mono();
         loop {
             let received = step_inbound(inbound, sh, Some(HELPER_WAIT));
-            let now = sh.clock.now().mono;
+            let now = sh.clock.mono();
             if received >= HEAVY {
                 last_busy = now;
             }

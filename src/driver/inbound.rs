@@ -143,9 +143,11 @@ impl Inbound {
         loop {
             let more = classify(sh, s, n, &mut cursor, &self.handshakes);
             handled += s.transport.len();
-            match_keypairs(sh, s);
+            // One clock read per pass, for the session checks and the timer stamps.
+            let now = sh.clock.mono();
+            match_keypairs(sh, s, now);
             open_all(&sh.crypto, s);
-            complete_all(sh, s);
+            complete_all(sh, s, now);
             write_tun(sh, s);
             if !more {
                 break;
@@ -223,7 +225,7 @@ fn admit(sh: &Shared, job: HandshakeJob, handshakes: &Sender<HandshakeJob>) {
     let bytes = job.bytes();
     if bytes.first() != Some(&MESSAGE_COOKIE_REPLY) {
         let backlog = sh.handshake_backlog.load(Ordering::Relaxed);
-        let now = sh.clock.now().mono;
+        let now = sh.clock.mono();
         let verdict = sh
             .gate
             .lock()
@@ -254,12 +256,11 @@ fn admit(sh: &Shared, job: HandshakeJob, handshakes: &Sender<HandshakeJob>) {
 }
 
 /// Find each transport message's session.
-fn match_keypairs(sh: &Shared, s: &mut Scratch) {
+fn match_keypairs(sh: &Shared, s: &mut Scratch, now: Duration) {
     s.tickets.clear();
     if s.transport.is_empty() {
         return;
     }
-    let now = sh.clock.now().mono;
     for loc in &s.transport {
         let bytes = s
             .bufs
@@ -380,12 +381,11 @@ struct Run {
 
 /// Replay window per packet; confirmation, roaming, counters and timer stamps once per run of
 /// one session's packets; then cryptokey routing per packet.
-fn complete_all(sh: &Shared, s: &mut Scratch) {
+fn complete_all(sh: &Shared, s: &mut Scratch, now: Duration) {
     s.deliver.clear();
     if s.tickets.iter().all(Option::is_none) {
         return;
     }
-    let now = sh.clock.now().mono;
     let view = sh.plane.view();
     let mut run: Option<Run> = None;
     let account = |r: Run| {

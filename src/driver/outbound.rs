@@ -137,7 +137,7 @@ impl Outbound {
         };
         Self {
             s,
-            mtu_read: sh.clock.now().mono,
+            mtu_read: sh.clock.mono(),
         }
     }
 
@@ -158,13 +158,15 @@ impl Outbound {
         if n == 0 {
             return Some(0);
         }
-        route_batch(sh, s);
+        // One clock read per batch: the routing checks, the timer stamps and the MTU recheck
+        // all take it (a batch lasts microseconds; the timers count in seconds).
+        let now = sh.clock.mono();
+        route_batch(sh, s, now);
         seal_batch(&sh.crypto, s);
         send_batch(sh, s);
-        account_batch(sh, s);
+        account_batch(sh, s, now);
         // The MTU changes rarely (wg-quick sets it once after start): re-read it at most once
         // a second, after a batch, rather than paying a socket and an ioctl per batch.
-        let now = sh.clock.now().mono;
         if now.saturating_sub(self.mtu_read) >= MTU_RECHECK {
             self.mtu_read = now;
             let mtu = current_mtu(sh);
@@ -190,8 +192,7 @@ fn current_mtu(sh: &Shared) -> usize {
 }
 
 /// Reserve a nonce per packet on its peer's session, or stage it behind a handshake.
-fn route_batch(sh: &Shared, s: &mut Scratch) {
-    let now = sh.clock.now().mono;
+fn route_batch(sh: &Shared, s: &mut Scratch, now: Duration) {
     s.tickets.clear();
     let view = sh.plane.view();
     for (i, slot) in s.arena.slots.iter().enumerate() {
@@ -319,8 +320,7 @@ fn outgoing(dst: SocketAddr, contents: &[u8], size: usize, count: usize) -> Outg
 
 /// Counters, timer stamps and rekey checks for what was sent, once per run of datagrams under
 /// one session (per-peer cache lines are written once per run, not per packet).
-fn account_batch(sh: &Shared, s: &Scratch) {
-    let now = sh.clock.now().mono;
+fn account_batch(sh: &Shared, s: &Scratch, now: Duration) {
     let mut i = 0;
     while let Some(first) = s.sealed.get(i) {
         let same = |e: &&Sealed| Arc::ptr_eq(&e.ticket.session, &first.ticket.session);
