@@ -213,6 +213,12 @@ mod tests {
                 int_opt(&s.socket, libc::IPPROTO_IP, libc::IP_RECVTOS).unwrap(),
                 0
             );
+            if v6 {
+                assert_eq!(
+                    int_opt(&s.socket, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS).unwrap(),
+                    0
+                );
+            }
             let pktinfo = if v6 {
                 (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
             } else {
