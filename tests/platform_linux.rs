@@ -15,7 +15,7 @@ use std::os::fd::OwnedFd;
 use std::process::Command;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use wgrs::platform::tun::{is_shutdown, DEFAULT_MTU};
+use wgrs::platform::tun::{is_shutdown, PacketSink, DEFAULT_MTU};
 use wgrs::platform::udp::MAX_RECV_LEN;
 use wgrs::platform::{Bind, OsBind, OsTun, Outgoing, PacketBuf, RecvMeta, Tun};
 
@@ -225,6 +225,82 @@ fn tun_adopted_from_fd() {
         assert!(OsTun::from_fd(not_tun, false).is_err());
         assert!(OsTun::create("", 1420).is_err());
         assert!(OsTun::create("x", 70_000).is_err());
+    });
+}
+
+/// A sink that keeps whole packets and, with `one_read`, asks for no read after the first.
+struct Kept {
+    packets: Vec<Vec<u8>>,
+    room: Vec<u8>,
+    one_read: bool,
+}
+
+impl PacketSink for Kept {
+    fn room(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self.room)
+    }
+    fn commit(&mut self, len: usize) {
+        self.packets.push(self.room[..len].to_vec());
+    }
+    fn free(&self) -> usize {
+        256 - self.packets.len()
+    }
+    fn read_more(&self) -> bool {
+        !self.one_read
+    }
+}
+
+/// The light path of the outbound thread: a sink that asks for one read gets what that read
+/// brought (one packet here) although more are queued, and the next read gets the rest, in
+/// order. With and without TUN offloads (the two read loops).
+#[test]
+fn tun_read_stops_after_one_read_when_asked() {
+    if skip_unless_root("tun_read_stops_after_one_read_when_asked") {
+        return;
+    }
+    in_netns(|| {
+        for (tag, make) in [
+            ('d', OsTun::create as fn(&str, u32) -> _),
+            ('e', OsTun::create_plain),
+        ] {
+            let (tun, _guard) = setup_tun_with(tag, make);
+            let sink = |one_read| Kept {
+                packets: Vec::new(),
+                room: vec![0; 70_000],
+                one_read,
+            };
+            // Drain what the interface sent by itself (IPv6 control traffic).
+            while tun
+                .recv_into(&mut sink(false), Some(Duration::from_millis(50)))
+                .unwrap()
+                > 0
+            {}
+            let sock = UdpSocket::bind(("10.9.0.1", 0)).unwrap();
+            let remote: SocketAddr = "10.9.0.2:9999".parse().unwrap();
+            for payload in [&b"one"[..], b"two", b"three"] {
+                sock.send_to(payload, remote).unwrap();
+            }
+            let payloads = |k: &Kept| -> Vec<Vec<u8>> {
+                k.packets
+                    .iter()
+                    .filter_map(|p| parse_udp(p))
+                    .map(|u| u.2)
+                    .collect()
+            };
+            let mut first = sink(true);
+            let n = tun
+                .recv_into(&mut first, Some(Duration::from_secs(2)))
+                .unwrap();
+            assert_eq!(n, 1, "offloads {}: one read, one packet", tun.offloads());
+            assert_eq!(payloads(&first), [b"one".to_vec()]);
+            let mut rest = sink(false);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while payloads(&rest).len() < 2 && Instant::now() < deadline {
+                tun.recv_into(&mut rest, Some(Duration::from_millis(200)))
+                    .unwrap();
+            }
+            assert_eq!(payloads(&rest), [b"two".to_vec(), b"three".to_vec()]);
+        }
     });
 }
 

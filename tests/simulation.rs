@@ -43,6 +43,31 @@ fn handshake_then_data_both_ways() {
     assert_eq!(count_type(&net.log, net.nodes[a].addr, INIT), 1);
 }
 
+/// On an idle tunnel the outbound step seals and sends the first packet it reads before it
+/// reads again (the read that finds the TUN empty then comes after the send). A burst that
+/// arrives after such a step is still read, sealed and sent in full by one step, in order.
+#[test]
+fn a_burst_after_light_traffic_leaves_in_one_step_in_order() {
+    let (mut net, a, b) = pair();
+    net.send(a, &a_to_b(b"hello"));
+    net.send(b, &b_to_a(b"back"));
+    // One packet alone: the next step starts light.
+    net.send(a, &a_to_b(b"alone"));
+    assert_eq!(net.nodes[b].tun_rx.len(), 2);
+    let burst: Vec<Vec<u8>> = (0..5u8).map(|i| a_to_b(&[i; 40])).collect();
+    for p in &burst {
+        assert!(net.nodes[a].node.tun.inject(p), "TUN queue full");
+    }
+    assert_eq!(
+        net.nodes[a].node.outbound_step(),
+        5,
+        "one step reads the whole burst"
+    );
+    assert_eq!(net.nodes[a].node.outbound_step(), 0);
+    net.run();
+    assert_eq!(net.nodes[b].tun_rx[2..], burst[..]);
+}
+
 #[test]
 fn rekey_after_rekey_after_time_under_traffic_loses_nothing() {
     let (mut net, a, b) = pair();

@@ -99,6 +99,14 @@ impl Node {
         }
     }
 
+    /// One step of the outbound thread alone (no control-thread work, no receive): the
+    /// packets it read from the TUN.
+    pub fn outbound_step(&mut self) -> usize {
+        self.outbound
+            .step(&self.sh, Some(Duration::ZERO))
+            .unwrap_or(0)
+    }
+
     fn rounds(&mut self) {
         self.control();
         for _ in 0..MAX_ROUNDS {

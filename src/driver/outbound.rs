@@ -51,6 +51,8 @@ struct Arena {
     room: usize,
     /// The MTU the slots are padded for (fixed for a batch: sealing pads the same way).
     mtu: usize,
+    /// Take what one TUN read brings and no more (see `Outbound::light`).
+    one_read: bool,
 }
 
 const HEADER: usize = MESSAGE_TRANSPORT_HEADER_SIZE;
@@ -68,6 +70,7 @@ impl Arena {
             slots: Vec::with_capacity(BATCH),
             room,
             mtu,
+            one_read: false,
         }
     }
 
@@ -108,6 +111,10 @@ impl PacketSink for Arena {
     fn free(&self) -> usize {
         BATCH - self.slots.len()
     }
+
+    fn read_more(&self) -> bool {
+        !self.one_read
+    }
 }
 
 /// Reusable state of the outbound thread (allocated once).
@@ -122,6 +129,11 @@ pub struct Outbound {
     s: Scratch,
     /// When the MTU was last read (the driver's clock).
     mtu_read: Duration,
+    /// The last step found at most one packet: traffic is light, and the next packet likely
+    /// comes alone. The next step then seals and sends what its first read brought before
+    /// it reads again, so the read that finds the TUN empty comes after the packet has left
+    /// instead of in front of it.
+    light: bool,
 }
 
 /// How often the MTU is read again (an ioctl on a fresh socket: not once per batch).
@@ -138,6 +150,7 @@ impl Outbound {
         Self {
             s,
             mtu_read: sh.clock.mono(),
+            light: false,
         }
     }
 
@@ -145,8 +158,21 @@ impl Outbound {
     /// seal and send it. Returns the packets read, or `None` once the TUN is gone or shut
     /// down (a vanished TUN also requests the daemon's stop).
     pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> Option<usize> {
+        let light = self.light;
+        let mut n = self.batch(sh, timeout, light)?;
+        if light && n > 0 {
+            // The first read is on its way; now whatever queued behind it.
+            n += self.batch(sh, Some(Duration::ZERO), false)?;
+        }
+        self.light = n <= 1;
+        Some(n)
+    }
+
+    /// One batch: the reads (only the first, with `one_read`), then seal and send.
+    fn batch(&mut self, sh: &Shared, timeout: Option<Duration>, one_read: bool) -> Option<usize> {
         let s = &mut self.s;
         s.arena.clear();
+        s.arena.one_read = one_read;
         let n = match sh.tun.recv_into(&mut s.arena, timeout) {
             Ok(n) => n,
             Err(e) if is_shutdown(&e) => return None,

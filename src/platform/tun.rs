@@ -88,6 +88,12 @@ pub trait PacketSink {
 
     /// How many more packets the sink takes.
     fn free(&self) -> usize;
+
+    /// Whether a read that brought packets may be followed by another before the sink is
+    /// handed back (`false`: what one read brought goes on its way first).
+    fn read_more(&self) -> bool {
+        true
+    }
 }
 
 /// A sink over buffers: packet `i` goes at the headroom of `bufs[i]`.

@@ -68,17 +68,21 @@ impl MemTunHandle {
 impl Tun for MemTun {
     fn recv_into(&self, sink: &mut dyn PacketSink, timeout: Option<Duration>) -> io::Result<usize> {
         let mut n = 0;
-        self.0
-            .inbound
-            .pop_batch(sink.free(), deadline(timeout), |p| {
-                if let Some(room) = sink.room() {
-                    // Like a real TUN read into a short buffer: the packet is truncated.
-                    let len = p.len().min(room.len());
-                    room[..len].copy_from_slice(&p[..len]);
-                    sink.commit(len);
-                    n += 1;
-                }
-            })?;
+        // One packet is one read here: a sink that wants one read gets one packet.
+        let max = if sink.read_more() {
+            sink.free()
+        } else {
+            sink.free().min(1)
+        };
+        self.0.inbound.pop_batch(max, deadline(timeout), |p| {
+            if let Some(room) = sink.room() {
+                // Like a real TUN read into a short buffer: the packet is truncated.
+                let len = p.len().min(room.len());
+                room[..len].copy_from_slice(&p[..len]);
+                sink.commit(len);
+                n += 1;
+            }
+        })?;
         Ok(n)
     }
 

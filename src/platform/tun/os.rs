@@ -235,6 +235,9 @@ impl OsTun {
                 Ok(len) => {
                     sink.commit(len);
                     n += 1;
+                    if !sink.read_more() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -278,6 +281,9 @@ impl OsTun {
                 }
                 // A malformed read from the kernel: drop it, keep reading.
                 Err(why) => tracing::debug!("TUN offload read dropped: {why}"),
+            }
+            if n > 0 && !sink.read_more() {
+                break;
             }
         }
         Ok(n)
