@@ -126,7 +126,15 @@ fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
         if sent == 0 && received == 0 && sh.stop.requested() {
             break;
         }
-        ready = sleep(sh, bell, duty.get() == Owner::Io);
+        ready = if received > 0 {
+            // What this round wrote to the TUN is often answered inside the write: the
+            // kernel's own stack turns an echo request into its reply, or a segment into its
+            // ACK, before the write returns. Read the TUN once more before sleeping; the next
+            // round, which receives nothing, then sleeps as usual.
+            Ready { tun: true, udp: 0 }
+        } else {
+            sleep(sh, bell, duty.get() == Owner::Io)
+        };
     }
     duty.set(Owner::Quit);
 }
