@@ -129,15 +129,22 @@ pub struct Outbound {
     s: Scratch,
     /// When the MTU was last read (the driver's clock).
     mtu_read: Duration,
-    /// The last step found at most one packet: traffic is light, and the next packet likely
-    /// comes alone. The next step then seals and sends what its first read brought before
-    /// it reads again, so the read that finds the TUN empty comes after the packet has left
-    /// instead of in front of it.
+    /// The last step found at most one packet. The next step then reads once at first, and
+    /// if the TUN had been quiet for [`QUIET`] before it (an idle tunnel's next packet), what
+    /// that read brought is sealed and sent before the TUN is read again: the read that finds
+    /// it empty comes after the packet has left instead of in front of it. Otherwise the rest
+    /// is read first and everything goes out together, as in any other step (a stream's
+    /// ACKs, one or two per step, keep their GSO sends).
     light: bool,
+    /// When packets were last read (the driver's clock).
+    last_read: Duration,
 }
 
 /// How often the MTU is read again (an ioctl on a fresh socket: not once per batch).
 const MTU_RECHECK: Duration = Duration::from_secs(1);
+
+/// A TUN this long without packets is idle: its next packet goes out before the next read.
+const QUIET: Duration = Duration::from_millis(1);
 
 impl Outbound {
     /// An arena sized for the TUN's current MTU.
@@ -147,10 +154,12 @@ impl Outbound {
             tickets: Vec::with_capacity(BATCH),
             sealed: Vec::with_capacity(BATCH),
         };
+        let now = sh.clock.mono();
         Self {
             s,
-            mtu_read: sh.clock.mono(),
+            mtu_read: now,
             light: false,
+            last_read: now,
         }
     }
 
@@ -159,34 +168,40 @@ impl Outbound {
     /// down (a vanished TUN also requests the daemon's stop).
     pub fn step(&mut self, sh: &Shared, timeout: Option<Duration>) -> Option<usize> {
         let light = self.light;
-        let mut n = self.batch(sh, timeout, light)?;
-        if light && n > 0 {
-            // The first read is on its way; now whatever queued behind it.
-            n += self.batch(sh, Some(Duration::ZERO), false)?;
+        self.s.arena.clear();
+        self.s.arena.one_read = light;
+        let mut n = read_tun(sh, &mut self.s.arena, timeout)?;
+        if n == 0 {
+            return Some(0);
+        }
+        // One clock read per batch: the routing checks, the timer stamps, the MTU recheck and
+        // the quiet test all take it (a batch lasts microseconds; the timers count in seconds).
+        let now = sh.clock.mono();
+        let alone = light && now.saturating_sub(self.last_read) >= QUIET;
+        if light && !alone {
+            // Traffic is flowing: what queued behind the first read joins this batch.
+            self.s.arena.one_read = false;
+            n += read_tun(sh, &mut self.s.arena, Some(Duration::ZERO))?;
+        }
+        self.last_read = now;
+        self.send(sh, now);
+        if alone {
+            // The first packet is on its way; now whatever queued behind it.
+            self.s.arena.clear();
+            self.s.arena.one_read = false;
+            let more = read_tun(sh, &mut self.s.arena, Some(Duration::ZERO))?;
+            if more > 0 {
+                n += more;
+                self.send(sh, sh.clock.mono());
+            }
         }
         self.light = n <= 1;
         Some(n)
     }
 
-    /// One batch: the reads (only the first, with `one_read`), then seal and send.
-    fn batch(&mut self, sh: &Shared, timeout: Option<Duration>, one_read: bool) -> Option<usize> {
+    /// Route, seal, send and account what the arena holds.
+    fn send(&mut self, sh: &Shared, now: Duration) {
         let s = &mut self.s;
-        s.arena.clear();
-        s.arena.one_read = one_read;
-        let n = match sh.tun.recv_into(&mut s.arena, timeout) {
-            Ok(n) => n,
-            Err(e) if is_shutdown(&e) => return None,
-            Err(e) => {
-                sh.stop.request(StopReason::TunGone(e.to_string()));
-                return None;
-            }
-        };
-        if n == 0 {
-            return Some(0);
-        }
-        // One clock read per batch: the routing checks, the timer stamps and the MTU recheck
-        // all take it (a batch lasts microseconds; the timers count in seconds).
-        let now = sh.clock.mono();
         route_batch(sh, s, now);
         seal_batch(&sh.crypto, s);
         send_batch(sh, s);
@@ -200,7 +215,19 @@ impl Outbound {
                 s.arena = Arena::new(mtu);
             }
         }
-        Some(n)
+    }
+}
+
+/// Read from the TUN into `arena` (after what it holds). `None` once the TUN is gone or shut
+/// down (a vanished TUN also requests the daemon's stop).
+fn read_tun(sh: &Shared, arena: &mut Arena, timeout: Option<Duration>) -> Option<usize> {
+    match sh.tun.recv_into(arena, timeout) {
+        Ok(n) => Some(n),
+        Err(e) if is_shutdown(&e) => None,
+        Err(e) => {
+            sh.stop.request(StopReason::TunGone(e.to_string()));
+            None
+        }
     }
 }
 
