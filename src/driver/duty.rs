@@ -126,11 +126,13 @@ fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
         if sent == 0 && received == 0 && sh.stop.requested() {
             break;
         }
-        ready = if received > 0 {
+        ready = if received > 0 && sent == 0 {
             // What this round wrote to the TUN is often answered inside the write: the
             // kernel's own stack turns an echo request into its reply, or a segment into its
-            // ACK, before the write returns. Read the TUN once more before sleeping; the next
-            // round, which receives nothing, then sleeps as usual.
+            // ACK, before the write returns. With the TUN side quiet this round, read it once
+            // more before sleeping; the next round, which receives nothing, sleeps as usual.
+            // (A round that did read the TUN is part of a stream: its next TUN read waits
+            // for the poll, so that it gathers a full batch rather than a few packets.)
             Ready { tun: true, udp: 0 }
         } else {
             sleep(sh, bell, duty.get() == Owner::Io)
