@@ -13,6 +13,9 @@
 #   --rounds R       rounds; each runs every implementation once (default 2)
 #   --pin A,B,P      CPUs for the client daemon, the server daemon and ping (say 0,0,0 for one
 #                    CPU, 0,1,0 for "two hosts"); default: no pinning
+#   --steps          also record each daemon's system calls during the pings (perf) and print,
+#                    per daemon, the median time of each call and of the user code between two
+#                    calls (benches/ping-steps.py); needs perf
 #   -h, --help       print this text
 # Per run: fresh namespaces (unique names) joined by a veth, the same implementation on both
 # sides, one peer each, 3 warm-up pings, then --count pings from the client side. Prints one
@@ -23,13 +26,14 @@ me=netns-ping.sh
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-count=200 interval=0.1 rounds=2 pin="" impls=()
+count=200 interval=0.1 rounds=2 pin="" steps=0 impls=()
 while [ $# -gt 0 ]; do
   case $1 in
     --count) count=${2:?}; shift ;;
     --interval) interval=${2:?}; shift ;;
     --rounds) rounds=${2:?}; shift ;;
     --pin) pin=${2:?}; shift ;;
+    --steps) steps=1 ;;
     -h|--help) usage; exit 0 ;;
     *=*) impls+=("$1") ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -44,6 +48,9 @@ if [ -n "$pin" ]; then
 fi
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 for tool in ip wg ping; do command -v "$tool" >/dev/null || die "missing $tool"; done
+if [ "$steps" = 1 ]; then
+  command -v perf >/dev/null || die "--steps needs perf (apt-get install linux-perf)"
+fi
 if [ ${#impls[@]} -eq 0 ]; then
   impls=("wgrs=$root/target/release/wgrs")
   if bt=$(command -v boringtun-cli); then impls+=("boringtun=$bt"); fi
@@ -95,10 +102,24 @@ one_run() {  # one_run NAME BIN: prints "median min avg max" in ms
   ip -n "$ns_b" addr add 10.201.0.2/24 dev "$if_b"; ip -n "$ns_b" link set "$if_b" mtu 1420 up
   ip netns exec "$ns_a" ping -q -c 3 -W 2 10.201.0.2 >/dev/null \
     || die "$1: no handshake through the tunnel"
+  local perf_pid="" pid_a pid_b
+  if [ "$steps" = 1 ]; then
+    pid_a=$(ip netns pids "$ns_a" | head -n1) pid_b=$(ip netns pids "$ns_b" | head -n1)
+    perf record -q -o "$tmp/steps.data" -p "$pid_a,$pid_b" \
+      -e raw_syscalls:sys_enter,raw_syscalls:sys_exit,sched:sched_switch >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5  # perf attaches
+  fi
   # -W bounds each reply's wait; -c bounds the run.
   # shellcheck disable=SC2046  # the prefix is one word per argument
   ip netns exec "$ns_a" $(pinned "${cpu_p:-0}") ping -c "$count" -i "$interval" -W 1 10.201.0.2 \
     >"$tmp/ping.txt" || true
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf script -i "$tmp/steps.data" -F pid,tid,time,event,trace >"$tmp/steps.txt" 2>/dev/null
+    python3 "$root/benches/ping-steps.py" "$tmp/steps.txt" "client=$pid_a" "server=$pid_b" \
+      >"$tmp/steps.$1.$round" || true
+  fi
   stop_netns "$ns_a" "$ns_b"
   grep -o 'time=[0-9.]*' "$tmp/ping.txt" | cut -d= -f2 | sort -n | awk '
     { v[NR] = $1; s += $1 }
@@ -111,8 +132,10 @@ for r in $(seq "$rounds"); do
   for spec in "${impls[@]}"; do
     name=${spec%%=*} bin=${spec#*=}
     [ -x "$bin" ] || die "$name: $bin is not executable"
+    round=$r
     read -r med min avg max < <(one_run "$name" "$bin")
     echo "round $r $name: median $med ms (min $min, avg $avg, max $max; $count pings every ${interval}s${pin:+, pinned $pin})"
+    if [ "$steps" = 1 ]; then cat "$tmp/steps.$name.$r" 2>/dev/null || echo "  (no steps recorded)"; fi
     medians[$name]+="$med "
   done
 done
