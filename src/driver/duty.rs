@@ -127,12 +127,14 @@ fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
             break;
         }
         ready = if received > 0 && sent == 0 {
-            // What this round wrote to the TUN is often answered inside the write: the
-            // kernel's own stack turns an echo request into its reply, or a segment into its
-            // ACK, before the write returns. With the TUN side quiet this round, read it once
-            // more before sleeping; the next round, which receives nothing, sleeps as usual.
-            // (A round that did read the TUN is part of a stream: its next TUN read waits
-            // for the poll, so that it gathers a full batch rather than a few packets.)
+            // This round received transport messages, and what opened was written to the
+            // TUN. The kernel often answers inside that write: its own stack turns an echo
+            // request into its reply, or a segment into its ACK, before the write returns.
+            // With the TUN side quiet this round, read it once more before sleeping; the next
+            // round, which receives nothing, sleeps as usual. (A round that did read the TUN
+            // is part of a stream: its next TUN read waits for the poll, so that it gathers a
+            // full batch rather than a few packets. Transport messages that fail to open cost
+            // one read that finds the TUN empty, once per receive batch.)
             Ready { tun: true, udp: 0 }
         } else {
             sleep(sh, bell, duty.get() == Owner::Io)
