@@ -13,6 +13,9 @@
 #   --rounds R       rounds; each runs every implementation once (default 2)
 #   --pin A,B,P      CPUs for the client daemon, the server daemon and ping (say 0,0,0 for one
 #                    CPU, 0,1,0 for "two hosts"); default: no pinning
+#   --oncpu          also print each daemon's on-CPU time per ping (all its threads, user and
+#                    system, from /proc/PID/task/*/schedstat): the work a round trip costs it,
+#                    which varies far less from run to run than the round-trip time does
 #   --steps          also record each daemon's system calls during the pings (perf) and print,
 #                    per daemon, the median time of each call and of the user code between two
 #                    calls (benches/ping-steps.py); needs perf
@@ -26,7 +29,7 @@ me=netns-ping.sh
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-count=200 interval=0.1 rounds=2 pin="" steps=0 impls=()
+count=200 interval=0.1 rounds=2 pin="" steps=0 oncpu=0 impls=()
 while [ $# -gt 0 ]; do
   case $1 in
     --count) count=${2:?}; shift ;;
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=${2:?}; shift ;;
     --pin) pin=${2:?}; shift ;;
     --steps) steps=1 ;;
+    --oncpu) oncpu=1 ;;
     -h|--help) usage; exit 0 ;;
     *=*) impls+=("$1") ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -84,6 +88,10 @@ start() {  # start NS CPU BIN IFNAME
   die "$3 created no /var/run/wireguard/$4.sock"
 }
 
+cpu_ns() {  # cpu_ns PID: on-CPU nanoseconds of all of PID's threads so far
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
 one_run() {  # one_run NAME BIN: prints "median min avg max" in ms
   local bin=$2 if_a=${tag}a if_b=${tag}b
   ip netns add "$ns_a"; ip netns add "$ns_b"
@@ -102,9 +110,10 @@ one_run() {  # one_run NAME BIN: prints "median min avg max" in ms
   ip -n "$ns_b" addr add 10.201.0.2/24 dev "$if_b"; ip -n "$ns_b" link set "$if_b" mtu 1420 up
   ip netns exec "$ns_a" ping -q -c 3 -W 2 10.201.0.2 >/dev/null \
     || die "$1: no handshake through the tunnel"
-  local perf_pid="" pid_a pid_b
+  local perf_pid="" pid_a pid_b cpu_a0 cpu_b0
+  pid_a=$(ip netns pids "$ns_a" | head -n1) pid_b=$(ip netns pids "$ns_b" | head -n1)
+  cpu_a0=$(cpu_ns "$pid_a") cpu_b0=$(cpu_ns "$pid_b")
   if [ "$steps" = 1 ]; then
-    pid_a=$(ip netns pids "$ns_a" | head -n1) pid_b=$(ip netns pids "$ns_b" | head -n1)
     perf record -q -o "$tmp/steps.data" -p "$pid_a,$pid_b" \
       -e raw_syscalls:sys_enter,raw_syscalls:sys_exit,sched:sched_switch >/dev/null 2>&1 &
     perf_pid=$!
@@ -114,6 +123,12 @@ one_run() {  # one_run NAME BIN: prints "median min avg max" in ms
   # shellcheck disable=SC2046  # the prefix is one word per argument
   ip netns exec "$ns_a" $(pinned "${cpu_p:-0}") ping -c "$count" -i "$interval" -W 1 10.201.0.2 \
     >"$tmp/ping.txt" || true
+  if [ "$oncpu" = 1 ]; then
+    local replies
+    replies=$(grep -c 'time=' "$tmp/ping.txt" || true)
+    echo "  on-CPU per ping (us): client $(( ($(cpu_ns "$pid_a") - cpu_a0) / 1000 / (replies > 0 ? replies : 1) ))," \
+      "server $(( ($(cpu_ns "$pid_b") - cpu_b0) / 1000 / (replies > 0 ? replies : 1) ))" >"$tmp/oncpu.$1.$round"
+  fi
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
     perf script -i "$tmp/steps.data" -F pid,tid,time,event,trace >"$tmp/steps.txt" 2>/dev/null
@@ -135,6 +150,7 @@ for r in $(seq "$rounds"); do
     round=$r
     read -r med min avg max < <(one_run "$name" "$bin")
     echo "round $r $name: median $med ms (min $min, avg $avg, max $max; $count pings every ${interval}s${pin:+, pinned $pin})"
+    if [ "$oncpu" = 1 ]; then cat "$tmp/oncpu.$name.$r" 2>/dev/null || true; fi
     if [ "$steps" = 1 ]; then cat "$tmp/steps.$name.$r" 2>/dev/null || echo "  (no steps recorded)"; fi
     medians[$name]+="$med "
   done

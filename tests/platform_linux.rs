@@ -177,6 +177,12 @@ fn tun_create_traffic_and_delete() {
         let (tun, guard) = setup_tun('a');
         assert_eq!(tun.name().unwrap(), guard.0);
         assert_eq!(tun.mtu().unwrap(), 1420);
+        // The MTU is read as it is now, also under another name (the packet thread re-reads
+        // it while traffic flows, after wg-quick or an operator changed it).
+        ip(&["link", "set", "dev", &guard.0, "mtu", "1280"]);
+        assert_eq!(tun.mtu().unwrap(), 1280);
+        ip(&["link", "set", "dev", &guard.0, "mtu", "1420"]);
+        assert_eq!(tun.mtu().unwrap(), 1420);
         exchange(&tun);
         let mut bufs = [PacketBuf::new(0, 1500)];
         let t0 = Instant::now();
@@ -188,6 +194,13 @@ fn tun_create_traffic_and_delete() {
         {
             assert!(t0.elapsed() < Duration::from_secs(5));
         }
+        // Renamed (which takes the link down), the interface's MTU is still found.
+        ip(&["link", "set", "dev", &guard.0, "down"]);
+        let renamed = format!("{}r", guard.0);
+        ip(&["link", "set", "dev", &guard.0, "name", &renamed]);
+        ip(&["link", "set", "dev", &renamed, "mtu", "1300"]);
+        assert_eq!(tun.mtu().unwrap(), 1300);
+        ip(&["link", "set", "dev", &renamed, "name", &guard.0]);
         delete_wakes_reader(tun, guard)
     });
     println!("read after `ip link del`: {msg}");
