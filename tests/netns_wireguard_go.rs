@@ -446,6 +446,40 @@ fn roaming_follows_a_new_underlay_address_on_either_side() {
     assert_ping(&t.b, A6);
 }
 
+/// A listen-port change replaces the side's sockets while its packet thread sleeps on the old
+/// ones: traffic to the new port must be read at once, both times (the second change may give
+/// the new sockets the numbers the first ones had).
+#[test]
+fn a_new_listen_port_carries_traffic_at_once() {
+    if skip_unless_root(&[]) {
+        return;
+    }
+    let t = Tunnel::new(false);
+    t.ping_all();
+    for port in [A_PORT + 10, A_PORT + 11] {
+        t.a.wg(&["set", &t.da.ifname, "listen-port", &port.to_string()])
+            .ok();
+        let shown = t.a.wg(&["show", &t.da.ifname, "listen-port"]).ok().stdout;
+        assert_eq!(shown.trim(), port.to_string());
+        t.b.wg(&[
+            "set",
+            &t.db.ifname,
+            "peer",
+            &t.ka.public,
+            "endpoint",
+            &format!("{}:{port}", t.underlay(true)),
+        ])
+        .ok();
+        // B speaks first, to the new port; then A answers from it.
+        assert_ping(&t.b, A4);
+        assert_ping(&t.a, B4);
+        assert_eq!(
+            t.endpoint_seen_by(false),
+            format!("{}:{port}", t.underlay(true))
+        );
+    }
+}
+
 #[test]
 fn bad_uapi_input_gets_the_errno_wireguard_go_gives() {
     if skip_unless_root(&[]) {

@@ -6,10 +6,10 @@
 //! run on two cores; once it has been light for `HAND_BACK`, it moves back.
 //!
 //! The UDP direction has exactly one owner at a time, so packets of a flow keep their order.
-//! The I/O thread sleeps in `poll` on the TUN, the sockets it owns and a doorbell, after every
-//! round, and then reads only what the poll reported; the helper rings the doorbell when it
-//! hands the sockets back, and so does a rebind (new sockets). Idle, both threads sleep without
-//! a timeout.
+//! The I/O thread sleeps on the TUN, the sockets it owns and a doorbell after every round
+//! (`WaitSet`: one epoll set on Linux, kept while the descriptors are the same), and then
+//! reads only what the wait reported; the helper rings the doorbell when it hands the sockets
+//! back, and so does a rebind (new sockets). Idle, both threads sleep without a timeout.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -17,7 +17,8 @@ use std::time::Duration;
 use super::inbound::Inbound;
 use super::outbound::Outbound;
 use super::shared::Shared;
-use crate::platform::{wait_any, Doorbell};
+use crate::platform::udp::Bind;
+use crate::platform::{Doorbell, WaitSet};
 
 /// A batch this large (packets read, or datagrams received) counts as a busy direction.
 const HEAVY: usize = 32;
@@ -104,6 +105,7 @@ fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
     // finds nothing (three per packet on an idle tunnel, two of them before the packet's
     // own send or TUN write).
     let mut ready = Ready { tun: true, udp: !0 };
+    let mut waits = Waits::default();
     loop {
         let sent = if ready.tun {
             match out.step(sh, now) {
@@ -137,17 +139,29 @@ fn run_io(sh: &Shared, duty: &Duty, inbound: &Mutex<Inbound>) {
             // one read that finds the TUN empty, once per receive batch.)
             Ready { tun: true, udp: 0 }
         } else {
-            sleep(sh, bell, duty.get() == Owner::Io)
+            sleep(sh, bell, duty.get() == Owner::Io, &mut waits)
         };
     }
     duty.set(Owner::Quit);
 }
 
+/// The I/O thread's wait: its descriptors stay registered (`WaitSet`) while they are the same,
+/// and the bind they came from is held so that its descriptor numbers cannot be reused by
+/// another socket while registered.
+#[derive(Default)]
+struct Waits {
+    set: WaitSet,
+    bind: Option<Arc<dyn Bind>>,
+}
+
 /// Sleep until the TUN, the sockets (if ours) or the doorbell need attention; returns which
 /// do (the doorbell is drained here, and a doorbell alone returns nothing ready, so that the
 /// caller waits again on the descriptors as they are now).
-fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool) -> Ready {
+fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool, waits: &mut Waits) -> Ready {
     let bind = sh.bind();
+    // A new bind (listen-port change) is a new generation: its sockets may reuse the numbers
+    // of the old ones, which are closed once `waits` lets go of the old bind.
+    let generation = Arc::as_ptr(&bind).cast::<()>() as usize;
     let mut fds = [bell.fd(); MAX_FDS];
     let mut n = 1;
     let mut add = |n: &mut usize, fd| {
@@ -161,7 +175,15 @@ fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool) -> Ready {
     if with_udp {
         bind.poll_fds(&mut |fd| add(&mut n, fd));
     }
-    let mask = match wait_any(&fds[..n]) {
+    let waited = waits.set.wait(&fds[..n], generation);
+    if !waits
+        .bind
+        .as_ref()
+        .is_some_and(|held| Arc::ptr_eq(held, &bind))
+    {
+        waits.bind = Some(Arc::clone(&bind));
+    }
+    let mask = match waited {
         Ok(mask) => mask,
         Err(e) => {
             tracing::debug!("I/O wait: {e}");

@@ -28,4 +28,4 @@ pub use tun::{MemTun, MemTunHandle, Tun};
 #[cfg(unix)]
 pub use udp::OsBind;
 pub use udp::{Bind, MemBind, MemDatagram, MemNetwork, Outgoing, RecvMeta};
-pub use wake::{wait_any, Doorbell};
+pub use wake::{wait_any, Doorbell, WaitSet};

@@ -205,6 +205,119 @@ pub fn wait_any(fds: &[BorrowedFd<'_>]) -> io::Result<u8> {
     }
 }
 
+/// [`wait_any`] for a thread that sleeps on the same few descriptors over and over: on Linux
+/// they stay registered in one epoll instance while the set is unchanged, so a wait is one
+/// `epoll_wait`. A `poll(2)` of the packet thread's six descriptors registers and removes a
+/// wait-queue entry on each of them, and looks at all six again after waking, every round:
+/// kernel work on six cold objects in the path of an idle tunnel's packet. Elsewhere this is
+/// `wait_any`.
+#[derive(Debug, Default)]
+pub struct WaitSet {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    registered: Option<Registered>,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug)]
+struct Registered {
+    /// `None`: the kernel refused to register this set (say, one file twice); it is polled.
+    epoll: Option<nix::sys::epoll::Epoll>,
+    fds: [std::os::fd::RawFd; 8],
+    n: usize,
+    generation: usize,
+}
+
+impl WaitSet {
+    /// An empty set; the first wait registers its descriptors.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Block until one of `fds` (at most 8) is readable (or reports an error or hang-up);
+    /// returns which are, bit `i` for `fds[i]`, as [`wait_any`] does. `generation` must
+    /// change whenever a descriptor number of the set may have been closed and reused since
+    /// the last call (the caller keeps the owner of the previous set alive until then); a
+    /// different set of numbers, or a new generation, is registered afresh.
+    pub fn wait(&mut self, fds: &[BorrowedFd<'_>], generation: usize) -> io::Result<u8> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return self.wait_epoll(fds, generation);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = generation;
+            wait_any(fds)
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn wait_epoll(&mut self, fds: &[BorrowedFd<'_>], generation: usize) -> io::Result<u8> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+        use std::os::fd::AsRawFd;
+        const MAX: usize = 8;
+        if fds.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "nothing to wait on",
+            ));
+        }
+        if fds.len() > MAX {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many fds"));
+        }
+        let same = self.registered.as_ref().is_some_and(|r| {
+            r.generation == generation
+                && r.n == fds.len()
+                && r.fds.iter().zip(fds).all(|(&a, b)| a == b.as_raw_fd())
+        });
+        if !same {
+            self.registered = None;
+            let mut raw = [-1; MAX];
+            for (slot, fd) in raw.iter_mut().zip(fds) {
+                *slot = fd.as_raw_fd();
+            }
+            let register = || -> nix::Result<Epoll> {
+                let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+                for (i, fd) in fds.iter().enumerate() {
+                    // The data is the descriptor's position: its bit in the answer.
+                    epoll.add(fd, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))?;
+                }
+                Ok(epoll)
+            };
+            let epoll = match register() {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    tracing::debug!("epoll set refused ({e}); polling instead");
+                    None
+                }
+            };
+            self.registered = Some(Registered {
+                epoll,
+                fds: raw,
+                n: fds.len(),
+                generation,
+            });
+        }
+        let Some(epoll) = self.registered.as_ref().and_then(|r| r.epoll.as_ref()) else {
+            return wait_any(fds);
+        };
+        let mut events = [EpollEvent::empty(); MAX];
+        loop {
+            match epoll.wait(&mut events, EpollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(n) => {
+                    let mask = events
+                        .iter()
+                        .take(n)
+                        .filter(|e| e.data() < MAX as u64)
+                        .fold(0u8, |mask, e| mask | 1 << e.data());
+                    if mask != 0 {
+                        return Ok(mask);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
@@ -235,5 +348,49 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         s.trigger();
         assert_eq!(h.join().unwrap(), Wait::Shutdown);
+    }
+
+    /// `WaitSet` answers like `wait_any` (bit `i` for `fds[i]`, level-triggered), follows a
+    /// changed set, and, given a new generation, registers a descriptor number that was closed
+    /// and reused by a new pipe (an epoll set would otherwise hold only the closed file).
+    #[test]
+    fn wait_set_follows_its_descriptors() {
+        let mut set = WaitSet::new();
+        let (a_rx, a_tx) = nonblocking_cloexec_pipe().unwrap();
+        let (b_rx, b_tx) = nonblocking_cloexec_pipe().unwrap();
+        nix::unistd::write(&b_tx, b"x").unwrap();
+        let both = [a_rx.as_fd(), b_rx.as_fd()];
+        assert_eq!(set.wait(&both, 1).unwrap(), 0b10);
+        assert_eq!(
+            set.wait(&both, 1).unwrap(),
+            0b10,
+            "still readable: reported again"
+        );
+        nix::unistd::write(&a_tx, b"x").unwrap();
+        assert_eq!(set.wait(&both, 1).unwrap(), 0b11);
+        assert_eq!(wait_any(&both).unwrap(), 0b11);
+        // Another order is another set.
+        assert_eq!(set.wait(&[b_rx.as_fd(), a_rx.as_fd()], 1).unwrap(), 0b11);
+        let mut buf = [0u8; 8];
+        nix::unistd::read(&b_rx, &mut buf).unwrap();
+        assert_eq!(set.wait(&[b_rx.as_fd(), a_rx.as_fd()], 1).unwrap(), 0b10);
+        // Close `a` and open a pipe that is likely to get its number: a new generation finds
+        // what the new pipe holds.
+        let a_num = std::os::fd::AsRawFd::as_raw_fd(&a_rx);
+        drop((a_rx, a_tx));
+        let (c_rx, c_tx) = nonblocking_cloexec_pipe().unwrap();
+        let reused = std::os::fd::AsRawFd::as_raw_fd(&c_rx) == a_num;
+        nix::unistd::write(&c_tx, b"x").unwrap();
+        assert_eq!(set.wait(&[b_rx.as_fd(), c_rx.as_fd()], 2).unwrap(), 0b10);
+        // A blocked wait wakes for a write from another thread.
+        nix::unistd::read(&c_rx, &mut buf).unwrap();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            nix::unistd::write(&b_tx, b"x").unwrap();
+            b_tx
+        });
+        assert_eq!(set.wait(&[b_rx.as_fd(), c_rx.as_fd()], 2).unwrap(), 0b01);
+        drop(h.join().unwrap());
+        println!("descriptor number reused: {reused}");
     }
 }
