@@ -447,8 +447,8 @@ fn roaming_follows_a_new_underlay_address_on_either_side() {
 }
 
 /// A listen-port change replaces the side's sockets while its packet thread sleeps on the old
-/// ones: traffic to the new port must be read at once, both times (the second change may give
-/// the new sockets the numbers the first ones had).
+/// ones: traffic to the new port must be read at once, each time (a later change may give the
+/// new sockets the numbers earlier ones had), and the old port must be free again at once.
 #[test]
 fn a_new_listen_port_carries_traffic_at_once() {
     if skip_unless_root(&[]) {
@@ -456,7 +456,13 @@ fn a_new_listen_port_carries_traffic_at_once() {
     }
     let t = Tunnel::new(false);
     t.ping_all();
-    for port in [A_PORT + 10, A_PORT + 11] {
+    // Two changes back to back, the second back to the first port, with no traffic between
+    // them: the sockets the first change replaced must have let go of their port.
+    for port in [A_PORT + 20, A_PORT] {
+        t.a.wg(&["set", &t.da.ifname, "listen-port", &port.to_string()])
+            .ok();
+    }
+    for port in [A_PORT + 10, A_PORT, A_PORT + 10] {
         t.a.wg(&["set", &t.da.ifname, "listen-port", &port.to_string()])
             .ok();
         let shown = t.a.wg(&["show", &t.da.ifname, "listen-port"]).ok().stdout;

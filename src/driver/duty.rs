@@ -160,7 +160,16 @@ struct Waits {
 fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool, waits: &mut Waits) -> Ready {
     let bind = sh.bind();
     // A new bind (listen-port change) is a new generation: its sockets may reuse the numbers
-    // of the old ones, which are closed once `waits` lets go of the old bind.
+    // of the old ones. Let go of the old bind now, before sleeping, so that its sockets close
+    // and free their port (the next change may want it back); the held bind's address names
+    // the registered set, and no new bind can share it while it is held.
+    if !waits
+        .bind
+        .as_ref()
+        .is_some_and(|held| Arc::ptr_eq(held, &bind))
+    {
+        waits.bind = Some(Arc::clone(&bind));
+    }
     let generation = Arc::as_ptr(&bind).cast::<()>() as usize;
     let mut fds = [bell.fd(); MAX_FDS];
     let mut n = 1;
@@ -175,15 +184,7 @@ fn sleep(sh: &Shared, bell: &Doorbell, with_udp: bool, waits: &mut Waits) -> Rea
     if with_udp {
         bind.poll_fds(&mut |fd| add(&mut n, fd));
     }
-    let waited = waits.set.wait(&fds[..n], generation);
-    if !waits
-        .bind
-        .as_ref()
-        .is_some_and(|held| Arc::ptr_eq(held, &bind))
-    {
-        waits.bind = Some(Arc::clone(&bind));
-    }
-    let mask = match waited {
+    let mask = match waits.set.wait(&fds[..n], generation) {
         Ok(mask) => mask,
         Err(e) => {
             tracing::debug!("I/O wait: {e}");

@@ -5,6 +5,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
 
 use super::clock::Clock;
 use super::pool::CryptoPool;
@@ -239,8 +240,10 @@ impl Shared {
         Arc::clone(&self.bind.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Replace the UDP bind (listen port change); the old one is shut down so its readers move on.
-    pub fn replace_bind(&self, new: Arc<dyn Bind>) {
+    /// Replace the UDP bind (listen port change); the old one is shut down so its readers move
+    /// on, and handed back: see [`release_bind`].
+    #[must_use = "the old bind's sockets close when the last holder lets go: release_bind waits for that"]
+    pub fn replace_bind(&self, new: Arc<dyn Bind>) -> Arc<dyn Bind> {
         let old = std::mem::replace(
             &mut *self.bind.write().unwrap_or_else(|e| e.into_inner()),
             new,
@@ -250,8 +253,29 @@ impl Shared {
         if let Some(bell) = &self.bell {
             bell.ring();
         }
+        old
     }
+}
 
+/// Wait (at most `RELEASE_WAIT`) until the packet threads have let go of a replaced bind, then
+/// drop it, so that its sockets are closed and its port is free when a listen-port change
+/// returns, as with wireguard-go: `wg set IF listen-port B` and then `listen-port A` again
+/// must find A free. The threads let go within a wake-up (the old bind is shut down and the
+/// doorbell rung); the wait is bounded so that a stuck thread cannot hold up the UAPI.
+pub fn release_bind(old: Arc<dyn Bind>) {
+    const RELEASE_WAIT: Duration = Duration::from_secs(1);
+    const POLL: Duration = Duration::from_millis(1);
+    let mut waited = Duration::ZERO;
+    while Arc::strong_count(&old) > 1 && waited < RELEASE_WAIT {
+        std::thread::sleep(POLL);
+        waited += POLL;
+    }
+    if Arc::strong_count(&old) > 1 {
+        tracing::debug!("the old UDP sockets are still in use; they close when released");
+    }
+}
+
+impl Shared {
     /// Send the datagrams the device asked for (control path: handshake messages, cookie
     /// replies, keepalives and packets that waited for a handshake; one send each).
     pub fn carry_out(&self, outputs: &mut Vec<Output>) {

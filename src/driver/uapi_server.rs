@@ -187,10 +187,13 @@ fn apply(sh: &Arc<Shared>, body: &[u8]) -> Result<(), UapiError> {
             return Err(e);
         }
         s.fwmark.store(mark, std::sync::atomic::Ordering::Relaxed);
-        if let Some(b) = new_bind {
-            s.replace_bind(b);
-        }
-        Ok(())
+        Ok(new_bind.map(|b| s.replace_bind(b)))
     });
-    applied.unwrap_or_else(|| Err(UapiError::new(uapi::ERRNO_IO, "the daemon is stopping")))
+    let old =
+        applied.unwrap_or_else(|| Err(UapiError::new(uapi::ERRNO_IO, "the daemon is stopping")))?;
+    // Outside the control thread: the wait for the packet threads must not hold up handshakes.
+    if let Some(old) = old {
+        super::shared::release_bind(old);
+    }
+    Ok(())
 }
