@@ -255,27 +255,7 @@ impl Shared {
         }
         old
     }
-}
 
-/// Wait (at most `RELEASE_WAIT`) until the packet threads have let go of a replaced bind, then
-/// drop it, so that its sockets are closed and its port is free when a listen-port change
-/// returns, as with wireguard-go: `wg set IF listen-port B` and then `listen-port A` again
-/// must find A free. The threads let go within a wake-up (the old bind is shut down and the
-/// doorbell rung); the wait is bounded so that a stuck thread cannot hold up the UAPI.
-pub fn release_bind(old: Arc<dyn Bind>) {
-    const RELEASE_WAIT: Duration = Duration::from_secs(1);
-    const POLL: Duration = Duration::from_millis(1);
-    let mut waited = Duration::ZERO;
-    while Arc::strong_count(&old) > 1 && waited < RELEASE_WAIT {
-        std::thread::sleep(POLL);
-        waited += POLL;
-    }
-    if Arc::strong_count(&old) > 1 {
-        tracing::debug!("the old UDP sockets are still in use; they close when released");
-    }
-}
-
-impl Shared {
     /// Send the datagrams the device asked for (control path: handshake messages, cookie
     /// replies, keepalives and packets that waited for a handshake; one send each).
     pub fn carry_out(&self, outputs: &mut Vec<Output>) {
@@ -294,5 +274,23 @@ impl Shared {
                 Err(e) => log_send_failure(link.as_deref(), &bytes, &e),
             }
         }
+    }
+}
+
+/// Wait (at most `RELEASE_WAIT`) until the packet threads have let go of a replaced bind, then
+/// drop it, so that its sockets are closed and its port is free when a listen-port change
+/// returns, as with wireguard-go: `wg set IF listen-port B` and then `listen-port A` again
+/// must find A free. The threads let go within a wake-up (the old bind is shut down and the
+/// doorbell rung); the wait is bounded so that a stuck thread cannot hold up the UAPI.
+pub fn release_bind(old: Arc<dyn Bind>) {
+    const RELEASE_WAIT: Duration = Duration::from_secs(1);
+    const POLL: Duration = Duration::from_millis(1);
+    let mut waited = Duration::ZERO;
+    while Arc::strong_count(&old) > 1 && waited < RELEASE_WAIT {
+        std::thread::sleep(POLL);
+        waited += POLL;
+    }
+    if Arc::strong_count(&old) > 1 {
+        tracing::debug!("the old UDP sockets are still in use; they close when released");
     }
 }

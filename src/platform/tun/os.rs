@@ -38,37 +38,27 @@ pub struct OsTun {
 /// cost ~30 us of the ~40 a recheck took, once a second on each busy packet thread.
 #[cfg(target_os = "linux")]
 fn mtu_via(tun: BorrowedFd<'_>, ctl: BorrowedFd<'_>) -> io::Result<u32> {
-    use std::os::fd::AsRawFd;
     // SAFETY: `ifreq` is plain C data (a name array and a union of integers and addresses),
     // for which all-zero bytes are a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    // SAFETY: TUNGETIFF writes one `ifreq` through the pointer, which points at `req`, live
-    // and writable for the whole call; `tun` is a descriptor we borrow for the call.
-    if unsafe {
-        libc::ioctl(
-            tun.as_raw_fd(),
-            libc::TUNGETIFF,
-            &mut req as *mut libc::ifreq,
-        )
-    } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: SIOCGIFMTU reads the NUL-terminated name TUNGETIFF wrote into `req` and writes
-    // the MTU into its union, all within the `ifreq` the pointer refers to.
-    if unsafe {
-        libc::ioctl(
-            ctl.as_raw_fd(),
-            libc::SIOCGIFMTU,
-            &mut req as *mut libc::ifreq,
-        )
-    } < 0
-    {
-        return Err(io::Error::last_os_error());
-    }
+    ifreq_ioctl(tun, libc::TUNGETIFF, &mut req)?;
+    ifreq_ioctl(ctl, libc::SIOCGIFMTU, &mut req)?;
     // SAFETY: after a successful SIOCGIFMTU the union holds `ifru_mtu`, an integer.
     let mtu = unsafe { req.ifr_ifru.ifru_mtu };
     u32::try_from(mtu).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative MTU"))
+}
+
+/// One ioctl whose argument is an `ifreq` (TUNGETIFF writes one; SIOCGIFMTU reads its name
+/// and writes its union).
+#[cfg(target_os = "linux")]
+fn ifreq_ioctl(fd: BorrowedFd<'_>, request: libc::Ioctl, req: &mut libc::ifreq) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the kernel reads and writes at most one `ifreq` through the pointer, which
+    // points at `req`, live and writable for the whole call; `fd` is borrowed for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), request, req as *mut libc::ifreq) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for OsTun {
