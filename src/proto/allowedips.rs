@@ -101,6 +101,16 @@ impl<T: Copy + Eq> AllowedIps<T> {
         self.v6.retain(|&p| p != peer);
     }
 
+    /// The same table with each peer replaced by `f` of it (prefixes, lengths and insertion
+    /// order unchanged); O(n), a copy of the arrays.
+    pub fn map_peers<U: Copy + Eq>(&self, f: impl Fn(T) -> U) -> AllowedIps<U> {
+        AllowedIps {
+            v4: self.v4.map_values(&f),
+            v6: self.v6.map_values(&f),
+            next_seq: self.next_seq,
+        }
+    }
+
     /// The peer owning the longest prefix that contains `addr`.
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<T> {

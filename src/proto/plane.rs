@@ -2,9 +2,9 @@
 //! transport data without the device's lock, and the per-packet steps they take.
 //!
 //! The control plane (`device`) publishes immutable snapshots here, swapped atomically (RCU
-//! style, `arc-swap`): the AllowedIPs table and the peers' links on configuration changes, and
-//! the receiver-index → session map, sharded so that a handshake copies one small shard, on
-//! every session change. A packet thread loads a snapshot once per batch. Per-packet state
+//! style, `arc-swap`): the AllowedIPs table and the peers' links as one snapshot on
+//! configuration changes, and the receiver-index → session map, sharded so that a handshake
+//! copies one small shard, on every session change. A packet thread loads a snapshot once per batch. Per-packet state
 //! lives in the peer's [`Link`] (atomics) and [`Session`] (nonce counter, replay window). What
 //! only the control plane can do (start a handshake, confirm a session, re-arm its timer heap)
 //! is asked for through `want` bits on the link and a short queue of peers, and a waker the
@@ -51,20 +51,44 @@ pub struct ReceiveTicket {
 /// The routing snapshot a batch works with: borrowed from the published one for the batch
 /// (arc-swap guards, so loading it changes no shared reference count).
 pub struct View {
-    routes: arc_swap::Guard<Arc<AllowedIps<PeerId>>>,
-    links: arc_swap::Guard<Arc<HashMap<PeerId, Arc<Link>>>>,
+    routing: arc_swap::Guard<Arc<Routing>>,
 }
 
 impl View {
     /// The peer whose AllowedIPs cover the packet's destination.
     pub fn route(&self, packet: &[u8]) -> Option<&Arc<Link>> {
-        let id = self.routes.lookup(packet_dst(packet)?)?;
-        self.links.get(&id)
+        self.routing.link_for(packet_dst(packet)?)
     }
 
     /// True when `src` is in the AllowedIPs of peer `id` (longest match), §2 cryptokey routing.
     pub fn allows(&self, id: PeerId, plain: &[u8]) -> bool {
-        packet_src(plain).and_then(|src| self.routes.lookup(src)) == Some(id)
+        let link = packet_src(plain).and_then(|src| self.routing.link_for(src));
+        link.is_some_and(|l| l.id == id)
+    }
+}
+
+/// The published routing state, one snapshot: the AllowedIPs table with each prefix naming a
+/// position in `links` rather than a peer id, so that a lookup reaches the peer's link with one
+/// snapshot load and an index, with no hashing (on an idle tunnel each packet's first touch of
+/// this state is a cache miss; benches/README.md, "Session 11").
+struct Routing {
+    table: AllowedIps<u32>,
+    links: Vec<Arc<Link>>,
+}
+
+impl Routing {
+    /// A table over `links`; a prefix of a peer not among them routes nowhere.
+    fn new(routes: &AllowedIps<PeerId>, links: Vec<Arc<Link>>) -> Self {
+        let at: HashMap<PeerId, u32> = (links.iter().enumerate())
+            .filter_map(|(i, l)| Some((l.id, u32::try_from(i).ok()?)))
+            .collect();
+        let table = routes.map_peers(|id| at.get(&id).copied().unwrap_or(u32::MAX));
+        Self { table, links }
+    }
+
+    fn link_for(&self, addr: std::net::IpAddr) -> Option<&Arc<Link>> {
+        let i = self.table.lookup(addr)?;
+        self.links.get(usize::try_from(i).ok()?)
     }
 }
 
@@ -72,8 +96,7 @@ type SessionMap = HashMap<u32, Arc<Session>>;
 
 /// The shared data-plane state of one device.
 pub struct Plane {
-    routes: ArcSwap<AllowedIps<PeerId>>,
-    links: ArcSwap<HashMap<PeerId, Arc<Link>>>,
+    routing: ArcSwap<Routing>,
     sessions: Vec<ArcSwap<SessionMap>>,
     up: AtomicBool,
     mtu: AtomicUsize,
@@ -84,7 +107,7 @@ pub struct Plane {
 impl std::fmt::Debug for Plane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plane")
-            .field("links", &self.links.load().len())
+            .field("links", &self.routing.load().links.len())
             .finish_non_exhaustive()
     }
 }
@@ -92,8 +115,10 @@ impl std::fmt::Debug for Plane {
 impl Default for Plane {
     fn default() -> Self {
         Self {
-            routes: ArcSwap::from_pointee(AllowedIps::new()),
-            links: ArcSwap::from_pointee(HashMap::new()),
+            routing: ArcSwap::from_pointee(Routing {
+                table: AllowedIps::new(),
+                links: Vec::new(),
+            }),
             sessions: (0..SHARDS)
                 .map(|_| ArcSwap::from_pointee(SessionMap::new()))
                 .collect(),
@@ -112,14 +137,10 @@ fn shard_of(index: u32) -> usize {
 impl Plane {
     // ---- control plane: publishing -------------------------------------------------------
 
-    /// Publish a new AllowedIPs table.
-    pub fn publish_routes(&self, routes: AllowedIps<PeerId>) {
-        self.routes.store(Arc::new(routes));
-    }
-
-    /// Publish the peers' links.
-    pub fn publish_links(&self, links: HashMap<PeerId, Arc<Link>>) {
-        self.links.store(Arc::new(links));
+    /// Publish the AllowedIPs table and the peers' links (both at once: the table names the
+    /// links by position).
+    pub fn publish_routing(&self, routes: &AllowedIps<PeerId>, links: Vec<Arc<Link>>) {
+        self.routing.store(Arc::new(Routing::new(routes, links)));
     }
 
     /// Make a session reachable by its receiver index.
@@ -189,8 +210,7 @@ impl Plane {
     /// The routing snapshot for a batch.
     pub fn view(&self) -> View {
         View {
-            routes: self.routes.load(),
-            links: self.links.load(),
+            routing: self.routing.load(),
         }
     }
 

@@ -307,8 +307,15 @@ proptest! {
             }
         }
         prop_assert_eq!(t.len(), m.0.len());
+        // The published copy names peers differently but routes the same.
+        let mapped = t.map_peers(|p| p * 10 + 1);
+        prop_assert_eq!(mapped.len(), m.0.len());
         for a in probes.into_iter().chain(touched) {
             prop_assert_eq!(t.lookup(a), m.lookup(a), "lookup {}", a);
+            prop_assert_eq!(mapped.lookup(a), m.lookup(a).map(|p| p * 10 + 1), "mapped {}", a);
+        }
+        for p in 0..6 {
+            prop_assert_eq!(mapped.prefixes_of(p * 10 + 1), m.prefixes_of(p), "mapped order {}", p);
         }
         let mut by_peer = t.prefixes_by_peer();
         for p in 0..6 {

@@ -216,6 +216,27 @@ impl<K: Bits, V: Copy> Trie<K, V> {
         }
     }
 
+    /// The same trie with every value (free entries' stale ones too) replaced by `f` of it:
+    /// a copy of the arrays, no walk and no insertion.
+    pub(super) fn map_values<U: Copy>(&self, f: impl Fn(V) -> U) -> Trie<K, U> {
+        Trie {
+            nodes: self.nodes.clone(),
+            free_nodes: self.free_nodes.clone(),
+            entries: (self.entries.iter())
+                .map(|e| Entry {
+                    key: e.key,
+                    len: e.len,
+                    value: f(e.value),
+                })
+                .collect(),
+            stamps: self.stamps.clone(),
+            free_entries: self.free_entries.clone(),
+            index: self.index.clone(),
+            root: self.root,
+            default: self.default,
+        }
+    }
+
     /// Every stored (prefix bits, length, value, stamp), in no particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (K, u8, &V, u64)> + '_ {
         #[cfg(test)]

@@ -98,10 +98,9 @@ pub struct Device {
     rng: DynRng,
     jitter_state: u64,
     plane: Arc<Plane>,
-    /// The AllowedIPs table changed since it was last published.
-    routes_dirty: bool,
-    /// Peers were added or removed since the links were last published.
-    links_dirty: bool,
+    /// The AllowedIPs table changed, or peers were added or removed, since the routing
+    /// snapshot was last published.
+    routing_dirty: bool,
 }
 
 impl std::fmt::Debug for Device {
@@ -132,8 +131,7 @@ impl Device {
             rng,
             jitter_state,
             plane: Arc::new(Plane::default()),
-            routes_dirty: false,
-            links_dirty: false,
+            routing_dirty: false,
         }
     }
 
@@ -145,15 +143,10 @@ impl Device {
     /// Publish what changed since the last call (AllowedIPs, peers) to the data plane. Cheap
     /// when nothing changed; the driver calls it after every control-plane step.
     pub fn publish(&mut self) {
-        if self.routes_dirty {
-            self.routes_dirty = false;
-            self.plane.publish_routes(self.allowed_ips.clone());
-        }
-        if self.links_dirty {
-            self.links_dirty = false;
-            let links = self.peers.iter();
-            let links = links.map(|(id, p)| (*id, Arc::clone(&p.link))).collect();
-            self.plane.publish_links(links);
+        if self.routing_dirty {
+            self.routing_dirty = false;
+            let links = self.peers.values().map(|p| Arc::clone(&p.link)).collect();
+            self.plane.publish_routing(&self.allowed_ips, links);
         }
     }
 
@@ -222,7 +215,7 @@ impl Device {
         let remote = RemoteIdentity::new(self.identity.as_ref(), public, PresharedKey::default());
         self.peers.insert(id, Peer::new(id, remote));
         self.by_key.insert(public, id);
-        self.links_dirty = true;
+        self.routing_dirty = true;
         Some(id)
     }
 
@@ -236,8 +229,7 @@ impl Device {
         self.peers.remove(&id);
         self.allowed_ips.remove_peer(id);
         self.indices.remove_peer(id);
-        self.routes_dirty = true;
-        self.links_dirty = true;
+        self.routing_dirty = true;
         true
     }
 
@@ -252,8 +244,7 @@ impl Device {
         self.allowed_ips.clear();
         self.indices = IndexTable::default();
         self.deadlines.clear();
-        self.routes_dirty = true;
-        self.links_dirty = true;
+        self.routing_dirty = true;
     }
 
     /// The peer with this public key.
@@ -308,14 +299,14 @@ impl Device {
     pub fn add_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
         self.allowed_ips.insert(net, id);
-        self.routes_dirty = true;
+        self.routing_dirty = true;
         Ok(())
     }
 
     /// Stop routing `net` to the peer (no-op when it routes elsewhere).
     pub fn remove_allowed_ip(&mut self, id: PeerId, net: IpNet) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
-        self.routes_dirty |= self.allowed_ips.remove_from(net, id);
+        self.routing_dirty |= self.allowed_ips.remove_from(net, id);
         Ok(())
     }
 
@@ -323,7 +314,7 @@ impl Device {
     pub fn clear_allowed_ips(&mut self, id: PeerId) -> Result<(), ConfigError> {
         self.peer_mut(id)?;
         self.allowed_ips.remove_peer(id);
-        self.routes_dirty = true;
+        self.routing_dirty = true;
         Ok(())
     }
 

@@ -41,3 +41,44 @@ fn v4_to(dst: [u8; 4]) -> Vec<u8> {
     p[16..20].copy_from_slice(&dst);
     p
 }
+
+#[test]
+fn the_routing_snapshot_follows_peers_and_prefixes() {
+    let mut dev = device();
+    let a = dev.add_peer(PublicKey([1; 32])).expect("peer a");
+    let b = dev.add_peer(PublicKey([2; 32])).expect("peer b");
+    dev.add_allowed_ip(a, "10.1.0.0/16".parse().expect("net"))
+        .expect("add");
+    dev.add_allowed_ip(b, "10.2.0.0/16".parse().expect("net"))
+        .expect("add");
+    dev.add_allowed_ip(b, "10.1.9.0/24".parse().expect("net"))
+        .expect("add");
+    // Nothing is visible to the data plane before the control plane publishes.
+    assert!(dev.plane().view().route(&v4_to([10, 1, 0, 1])).is_none());
+    dev.publish();
+    let view = dev.plane().view();
+    let to = |dst| view.route(&v4_to(dst)).map(|l| l.id);
+    assert_eq!(to([10, 1, 0, 1]), Some(a));
+    assert_eq!(to([10, 1, 9, 1]), Some(b), "the longer prefix wins");
+    assert_eq!(to([10, 2, 3, 4]), Some(b));
+    assert_eq!(to([10, 3, 0, 1]), None);
+    // Cryptokey routing inbound: the source must route back to the sender.
+    assert!(view.allows(a, &v4_from([10, 1, 0, 1])));
+    assert!(!view.allows(a, &v4_from([10, 1, 9, 1])));
+    assert!(view.allows(b, &v4_from([10, 1, 9, 1])));
+    drop(view);
+
+    // Removing a peer takes its prefixes out; the other's keep routing to it.
+    assert!(dev.remove_peer(&PublicKey([1; 32])));
+    dev.publish();
+    let view = dev.plane().view();
+    assert_eq!(view.route(&v4_to([10, 1, 0, 1])).map(|l| l.id), None);
+    assert_eq!(view.route(&v4_to([10, 1, 9, 1])).map(|l| l.id), Some(b));
+    assert!(!view.allows(a, &v4_from([10, 1, 0, 1])));
+}
+
+fn v4_from(src: [u8; 4]) -> Vec<u8> {
+    let mut p = v4_to([10, 9, 9, 9]);
+    p[12..16].copy_from_slice(&src);
+    p
+}
