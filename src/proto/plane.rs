@@ -4,11 +4,11 @@
 //! The control plane (`device`) publishes immutable snapshots here, swapped atomically (RCU
 //! style, `arc-swap`): the AllowedIPs table and the peers' links as one snapshot on
 //! configuration changes, and the receiver-index → session map, sharded so that a handshake
-//! copies one small shard, on every session change. A packet thread loads a snapshot once per batch. Per-packet state
-//! lives in the peer's [`Link`] (atomics) and [`Session`] (nonce counter, replay window). What
-//! only the control plane can do (start a handshake, confirm a session, re-arm its timer heap)
-//! is asked for through `want` bits on the link and a short queue of peers, and a waker the
-//! driver installs. See docs/ARCHITECTURE.md.
+//! copies one small shard, on every session change. A packet thread loads a snapshot once per
+//! batch. Per-packet state lives in the peer's [`Link`] (atomics) and [`Session`] (nonce
+//! counter, replay window). What only the control plane can do (start a handshake, confirm a
+//! session, re-arm its timer heap) is asked for through `want` bits on the link and a short
+//! queue of peers, and a waker the driver installs. See docs/ARCHITECTURE.md.
 
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
